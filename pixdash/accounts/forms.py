@@ -1,0 +1,106 @@
+from datetime import datetime, time
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils import timezone
+
+from pixdash.accounts.models import Role, User, normalize_email
+
+
+class SignupForm(forms.Form):
+    name = forms.CharField(max_length=150, required=False, label="Your name")
+    email = forms.EmailField(label="E-mail")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def clean_email(self) -> str:
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError("An account with this e-mail already exists. Log in.")
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password and cleaned.get("email"):
+            candidate = User(email=cleaned["email"], name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class TeamNameForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Team name")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("A team needs a name.")
+        return name
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        required=False,
+        label="E-mail (optional)",
+        help_text="Leave empty for a link anyone you share it with can accept once.",
+    )
+    role = forms.ChoiceField(
+        choices=[(Role.MEMBER, "Member"), (Role.ADMIN, "Admin")], initial=Role.MEMBER
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Website backend"})
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on (optional)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    allowed_models = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Allowed models (optional)",
+        help_text="Comma-separated model ids. Empty allows every model.",
+    )
+    monthly_credit_limit = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        label="Monthly credit limit (optional)",
+    )
+
+    def clean_expires_on(self):
+        expires_on = self.cleaned_data["expires_on"]
+        if expires_on and expires_on <= timezone.localdate():
+            raise forms.ValidationError("Pick a date after today.")
+        return expires_on
+
+    def clean_allowed_models(self) -> list[str]:
+        raw = self.cleaned_data["allowed_models"]
+        models = []
+        for item in raw.split(","):
+            model_id = item.strip()
+            if model_id and model_id not in models:
+                models.append(model_id)
+        return models
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Keys expire at the end of the chosen day, in the server's time zone."""
+        expires_on = self.cleaned_data.get("expires_on")
+        if not expires_on:
+            return None
+        return timezone.make_aware(datetime.combine(expires_on, time.max))

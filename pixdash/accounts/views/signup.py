@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from pixdash.accounts.forms import SignupForm
+from pixdash.accounts.models import Invitation
+from pixdash.accounts.redirects import safe_next
+from pixdash.accounts.teams import find_invitation, sign_up
+
+
+def _invitation_in(next_url: str) -> Invitation | None:
+    """The pending invitation a sign-up link carries in ?next=/invitations/<token>/."""
+    marker = "/invitations/"
+    if not next_url.startswith(marker):
+        return None
+    invitation = find_invitation(next_url[len(marker) :].strip("/"))
+    return invitation if invitation and invitation.is_pending else None
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    next_url = safe_next(request)
+    invitation = _invitation_in(next_url)
+    if not settings.PIXDASH_SIGNUP_OPEN and invitation is None:
+        return render(request, "accounts/signup_closed.html", status=403)
+    form = SignupForm(request.POST or None, initial={"email": invitation and invitation.email})
+    if request.method == "POST" and form.is_valid():
+        user = sign_up(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            name=form.cleaned_data["name"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Pixdash! {user.current_team} is ready.")
+        return redirect(next_url or "home")
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "next": next_url, "invitation": invitation},
+    )

@@ -1,0 +1,126 @@
+"""The current team's page: name, members and roles, pending invitations; and the list of
+the user's teams with create and switch."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pixdash.accounts.access import team_required
+from pixdash.accounts.forms import InvitationForm, RoleForm, TeamNameForm
+from pixdash.accounts.models import Membership, Role, Team
+from pixdash.accounts.redirects import safe_next
+from pixdash.accounts.teams import (
+    TeamRuleError,
+    change_role,
+    create_team,
+    leave_team,
+    remove_member,
+    rename_team,
+    switch_team,
+)
+
+
+def _get_membership_for_team(request, pk: int) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user"), pk=pk, team=request.team)
+
+
+def render_team(request, *, name_form=None, invitation_form=None, status=200, **extra):
+    team = request.team
+    context = {
+        **extra,
+        "members": team.memberships.select_related("user").order_by("created_at", "id"),
+        "invitations": [i for i in team.invitations.select_related("invited_by") if i.is_pending],
+        "name_form": name_form or TeamNameForm(initial={"name": team.name}),
+        "invitation_form": invitation_form or InvitationForm(),
+        "roles": Role.choices,
+    }
+    return render(request, "accounts/team.html", context, status=status)
+
+
+@require_GET
+@team_required
+def team_detail(request):
+    return render_team(request)
+
+
+@require_POST
+@team_required(manager=True)
+def team_rename(request):
+    form = TeamNameForm(request.POST)
+    if not form.is_valid():
+        return render_team(request, name_form=form, status=400)
+    rename_team(team=request.team, name=form.cleaned_data["name"])
+    messages.success(request, "Team renamed.")
+    return redirect("team")
+
+
+@require_POST
+@team_required(manager=True)
+def member_role(request, pk: int):
+    target = _get_membership_for_team(request, pk)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise TeamRuleError("Pick a valid role.")
+        change_role(actor=request.membership, target=target, role=form.cleaned_data["role"])
+    except TeamRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{target.user} is now {target.get_role_display().lower()}.")
+    return redirect("team")
+
+
+@require_POST
+@team_required(manager=True)
+def member_remove(request, pk: int):
+    target = _get_membership_for_team(request, pk)
+    try:
+        remove_member(actor=request.membership, target=target)
+    except TeamRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{target.user} was removed from {request.team}.")
+    return redirect("team")
+
+
+@require_POST
+@team_required
+def team_leave(request):
+    try:
+        leave_team(membership=request.membership)
+    except TeamRuleError as error:
+        messages.error(request, str(error))
+        return redirect("team")
+    messages.success(request, f"You left {request.team}.")
+    return redirect("teams")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def team_list(request):
+    form = TeamNameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = create_team(owner=request.user, name=form.cleaned_data["name"])
+        messages.success(request, f"{team} created. You are its owner.")
+        return redirect("team")
+    memberships = request.user.memberships.select_related("team").order_by("team__name")
+    return render(
+        request,
+        "accounts/teams.html",
+        {"memberships": memberships, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def team_switch(request):
+    team_id = request.POST.get("team", "")
+    if not team_id.isdigit():
+        raise Http404("No such team.")
+    team = get_object_or_404(Team, pk=int(team_id), memberships__user=request.user)
+    switch_team(user=request.user, team=team)
+    messages.success(request, f"Switched to {team}.")
+    return redirect(safe_next(request) or "home")
