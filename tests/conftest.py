@@ -1,0 +1,77 @@
+"""The shared world: alice owns Acme and has an API key, bob is a member of Acme,
+charlie owns Globex. Tests name behaviour and include the other-team case."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from pixdash.accounts.keys import create_api_key
+from pixdash.accounts.models import ApiKey, Membership, Role, Team, User
+from pixdash.accounts.teams import sign_up
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Person:
+    user: User
+    team: Team
+    membership: Membership
+    client: Client
+
+
+def _person(email: str, name: str, team_name: str) -> Person:
+    user = sign_up(email=email, password=PASSWORD, name=name)
+    team = user.current_team
+    team.name = team_name
+    team.save()
+    client = Client()
+    client.force_login(user)
+    return Person(user, team, Membership.objects.get(user=user, team=team), client)
+
+
+@pytest.fixture
+def alice(db) -> Person:
+    return _person("alice@acme.test", "Alice", "Acme")
+
+
+@pytest.fixture
+def charlie(db) -> Person:
+    return _person("charlie@globex.test", "Charlie", "Globex")
+
+
+@pytest.fixture
+def bob(alice) -> Person:
+    user = User.objects.create_user(email="bob@acme.test", password=PASSWORD, name="Bob")
+    membership = Membership.objects.create(team=alice.team, user=user, role=Role.MEMBER)
+    user.current_team = alice.team
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return Person(user, alice.team, membership, client)
+
+
+@dataclass
+class Key:
+    api_key: ApiKey
+    raw: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.raw}"}
+
+
+@pytest.fixture
+def alice_key(alice) -> Key:
+    return Key(*create_api_key(team=alice.team, created_by=alice.user, name="alice-backend"))
+
+
+@pytest.fixture
+def bob_key(bob) -> Key:
+    return Key(*create_api_key(team=bob.team, created_by=bob.user, name="bob-script"))
+
+
+@pytest.fixture
+def charlie_key(charlie) -> Key:
+    return Key(*create_api_key(team=charlie.team, created_by=charlie.user, name="globex"))
