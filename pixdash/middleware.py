@@ -1,21 +1,8 @@
 """Request ids: every response carries X-Request-Id, and API errors echo it."""
 
-import os
-import time
-
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_ulid() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, sortable."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_CROCKFORD[index])
-    return "".join(reversed(chars))
+from pixdash.ids import new_ulid
 
 
 def new_request_id() -> str:

@@ -187,9 +187,33 @@ PIXDASH_SIGNUP_OPEN = env_bool("PIXDASH_SIGNUP_OPEN", True)
 # turn every API call into a row update.
 PIXDASH_KEY_LAST_USED_INTERVAL = env_int("PIXDASH_KEY_LAST_USED_INTERVAL", 60)
 
-# --- Credits --------------------------------------------------------------------------
+# --- Credits and generation -----------------------------------------------------------
 
 PIXDASH_SIGNUP_CREDITS = env_decimal("PIXDASH_SIGNUP_CREDITS", "0")
+PIXDASH_DEMO_CREDITS = env_decimal("PIXDASH_DEMO_CREDITS", "200")
+# Provider keys. A model whose provider has no key is unavailable, unless demo mode routes
+# it to the offline renderer (shown as such in the API and the UI).
+PIXDASH_GEMINI_API_KEY = env_str("PIXDASH_GEMINI_API_KEY")
+PIXDASH_GEMINI_BASE_URL = env_str(
+    "PIXDASH_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"
+)
+PIXDASH_OPENAI_API_KEY = env_str("PIXDASH_OPENAI_API_KEY")
+PIXDASH_OPENAI_BASE_URL = env_str("PIXDASH_OPENAI_BASE_URL", "https://api.openai.com/v1")
+PIXDASH_DEMO_MODE = env_bool(
+    "PIXDASH_DEMO_MODE", not (PIXDASH_GEMINI_API_KEY or PIXDASH_OPENAI_API_KEY)
+)
+PIXDASH_LOCAL_LATENCY_MS = env_int("PIXDASH_LOCAL_LATENCY_MS", 0)
+# How many images of one generation are rendered at once (n=10 makes 10 upstream calls).
+PIXDASH_IMAGE_CONCURRENCY = env_int("PIXDASH_IMAGE_CONCURRENCY", 4, minimum=1)
+# A job's whole run (all images, retries included) must end within this; the sweeper
+# settles jobs whose worker vanished once their lease (this plus a margin) has expired.
+PIXDASH_JOB_TIME_LIMIT = env_int("PIXDASH_JOB_TIME_LIMIT", 300, minimum=5)
+PIXDASH_JOB_MAX_ATTEMPTS = env_int("PIXDASH_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# A submitted job no worker picked up within this is failed and its credits released.
+PIXDASH_JOB_QUEUE_TIMEOUT = env_int("PIXDASH_JOB_QUEUE_TIMEOUT", 3600, minimum=60)
+PIXDASH_MEDIA_URL_TTL = env_int("PIXDASH_MEDIA_URL_TTL", 3600, minimum=60)
+PIXDASH_API_RATE_LIMIT = env_int("PIXDASH_API_RATE_LIMIT", 600, minimum=1)  # per key, minute
+PIXDASH_MAX_UPLOAD_BYTES = env_int("PIXDASH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1)
 
 # --- Internationalisation -------------------------------------------------------------
 
@@ -245,6 +269,24 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Submitting must fail fast (503, credits released) when the broker is down, not hang.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 4, minimum=1)
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_SOFT_TIME_LIMIT = PIXDASH_JOB_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = PIXDASH_JOB_TIME_LIMIT + 30
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis redelivers an unacknowledged task after the visibility timeout; it must exceed
+    # the hard time limit or long tasks run twice. A worker killed mid-task is redelivered
+    # after this long.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int(
+            "PIXDASH_BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60, minimum=10
+        )
+    }
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0}
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Security -------------------------------------------------------------------------
 

@@ -11,5 +11,6 @@ def home(request):
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
+    path("", include("generator.urls")),
     path("", include("pixdash.accounts.urls")),
 ]

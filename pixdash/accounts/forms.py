@@ -16,8 +16,18 @@ class SignupForm(forms.Form):
         help_text=password_validation.password_validators_help_text_html(),
     )
 
+    def __init__(self, *args, invited_email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invited_email = invited_email
+
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
+        # An e-mailed invitation can only be accepted by its address; signing up with
+        # another one would only open an account (a way round closed sign-up), not join.
+        if self.invited_email and email != self.invited_email:
+            raise forms.ValidationError(
+                f"This invitation is for {self.invited_email}. Sign up with that address."
+            )
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError("An account with this e-mail already exists. Log in.")
         return email

@@ -27,8 +27,13 @@ def signup(request):
     invitation = _invitation_in(next_url)
     if not settings.PIXDASH_SIGNUP_OPEN and invitation is None:
         return render(request, "accounts/signup_closed.html", status=403)
-    form = SignupForm(request.POST or None, initial={"email": invitation and invitation.email})
-    if request.method == "POST" and form.is_valid():
+    invited_email = invitation.email if invitation else ""
+    form = SignupForm(
+        request.POST if request.method == "POST" else None,
+        initial={"email": invited_email},
+        invited_email=invited_email,
+    )
+    if form.is_bound and form.is_valid():
         user = sign_up(
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
@@ -41,4 +46,5 @@ def signup(request):
         request,
         "accounts/signup.html",
         {"form": form, "next": next_url, "invitation": invitation},
+        status=400 if form.errors else 200,
     )

@@ -100,8 +100,8 @@ def team_leave(request):
 @require_http_methods(["GET", "POST"])
 @login_required
 def team_list(request):
-    form = TeamNameForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = TeamNameForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
         team = create_team(owner=request.user, name=form.cleaned_data["name"])
         messages.success(request, f"{team} created. You are its owner.")
         return redirect("team")
@@ -118,7 +118,8 @@ def team_list(request):
 @login_required
 def team_switch(request):
     team_id = request.POST.get("team", "")
-    if not team_id.isdigit():
+    # isdigit() alone lets "²" through to int(), which raises: only ASCII digits are ids.
+    if not (team_id.isascii() and team_id.isdigit()):
         raise Http404("No such team.")
     team = get_object_or_404(Team, pk=int(team_id), memberships__user=request.user)
     switch_team(user=request.user, team=team)

@@ -1,0 +1,53 @@
+"""Finding models by public id or alias, and mapping a requested size to what a model renders."""
+
+import math
+import re
+
+from generator.models import ImageModel
+
+_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+_RATIO = re.compile(r"^(\d{1,3}):(\d{1,3})$")
+
+
+def enabled_models() -> list[ImageModel]:
+    return list(ImageModel.objects.filter(enabled=True))
+
+
+def resolve(name: str) -> ImageModel | None:
+    """The enabled model whose public id or alias is ``name`` (case-insensitive)."""
+    wanted = name.strip().lower()
+    for model in enabled_models():
+        if wanted in model.names:
+            return model
+    return None
+
+
+def parse_size(size: str | None) -> float | None:
+    """The aspect ratio (width / height) a size asks for; None for "auto" or nothing.
+
+    Raises ValueError for anything that is neither ``auto``, ``WxH`` nor ``W:H``.
+    """
+    if size is None or size.strip().lower() in ("", "auto"):
+        return None
+    text = size.strip().lower()
+    match = _SIZE.match(text) or _RATIO.match(text)
+    if not match:
+        raise ValueError("size must be 'auto', WIDTHxHEIGHT (e.g. 1024x1024) or a ratio like 16:9")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width == 0 or height == 0:
+        raise ValueError("size needs a width and height above zero")
+    return width / height
+
+
+def nearest_ratio(model: ImageModel, size: str | None) -> str:
+    """The model's supported aspect ratio closest to the requested one (on a log scale, so
+    2:1 and 1:2 are equally far from 1:1)."""
+    wanted = parse_size(size)
+    if wanted is None:
+        return model.default_aspect_ratio
+
+    def distance(ratio: str) -> float:
+        width, height = model.size_for(ratio)
+        return abs(math.log(width / height) - math.log(wanted))
+
+    return min(model.sizes, key=distance)

@@ -1,0 +1,177 @@
+"""/v1/openapi.json, generated from the pydantic models in generator/schemas.py that also
+validate requests and build responses."""
+
+from functools import cache
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+from pydantic.json_schema import models_json_schema
+
+from generator.schemas import (
+    ErrorResponse,
+    ImageEditRequest,
+    ImageGenerationRequest,
+    ImagesResponse,
+    ModelList,
+    ModelObject,
+    TaskObject,
+)
+
+_REF = "#/components/schemas/{model}"
+_ERRORS = {
+    "400": "Invalid request",
+    "401": "Missing or invalid API key",
+    "402": "Not enough credits",
+    "403": "Key not allowed this model, or its budget is spent",
+    "404": "Unknown model or task",
+    "409": "Same Idempotency-Key still running",
+    "413": "Upload too large",
+    "422": "Prompt rejected by the provider's safety filter; nothing charged",
+    "429": "Rate limited; see Retry-After",
+    "503": "Model unavailable; nothing charged",
+}
+
+
+def _ref(model) -> dict:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _responses(status: str, model, description: str) -> dict:
+    responses = {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": _ref(model)}},
+        }
+    }
+    for code, text in _ERRORS.items():
+        responses[code] = {
+            "description": text,
+            "content": {"application/json": {"schema": _ref(ErrorResponse)}},
+        }
+    return responses
+
+
+def _edit_form_schema() -> dict:
+    """The edit request's fields plus its files, as multipart/form-data."""
+    schema = {
+        "allOf": [_ref(ImageEditRequest)],
+        "type": "object",
+        "required": ["image", "model", "prompt"],
+    }
+    schema["properties"] = {
+        "image": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": 16},
+        "mask": {"type": "string", "format": "binary"},
+    }
+    return schema
+
+
+def _post(summary: str, body: dict, status: str, model, description: str, media: str) -> dict:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                }
+            ],
+            "requestBody": {"required": True, "content": {media: {"schema": body}}},
+            "responses": _responses(status, model, description),
+        }
+    }
+
+
+@cache
+def openapi_document() -> dict:
+    _, definitions = models_json_schema(
+        [
+            (
+                model,
+                "validation"
+                if model in (ImageGenerationRequest, ImageEditRequest)
+                else "serialization",
+            )
+            for model in (
+                ImageGenerationRequest,
+                ImageEditRequest,
+                ImagesResponse,
+                TaskObject,
+                ModelList,
+                ModelObject,
+                ErrorResponse,
+            )
+        ],
+        ref_template=_REF,
+    )
+    generate_body, edit_body = _ref(ImageGenerationRequest), _edit_form_schema()
+    json_media, form_media = "application/json", "multipart/form-data"
+    paths = {
+        "/v1/images/generations": _post(
+            "Generate images", generate_body, "200", ImagesResponse, "Images", json_media
+        ),
+        "/v1/images/edits": _post(
+            "Edit images", edit_body, "200", ImagesResponse, "Images", form_media
+        ),
+        "/v1/async/images/generations": _post(
+            "Queue a generation", generate_body, "202", TaskObject, "Task", json_media
+        ),
+        "/v1/async/images/edits": _post(
+            "Queue an edit", edit_body, "202", TaskObject, "Task", form_media
+        ),
+        "/v1/tasks/{task_id}": {
+            "get": {
+                "summary": "A task's state and result",
+                "parameters": [
+                    {
+                        "name": "task_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _responses("200", TaskObject, "Task"),
+            }
+        },
+        "/v1/models": {
+            "get": {
+                "summary": "Models with prices and capabilities",
+                "responses": _responses("200", ModelList, "Models"),
+            }
+        },
+        "/v1/models/{model_id}": {
+            "get": {
+                "summary": "One model",
+                "parameters": [
+                    {
+                        "name": "model_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _responses("200", ModelObject, "Model"),
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pixdash API",
+            "version": "1",
+            "description": "OpenAI-compatible image generation.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@require_GET
+def openapi_json(request):
+    return JsonResponse(openapi_document())

@@ -1,0 +1,81 @@
+"""What every provider adapter speaks: our request and result dataclasses, the Provider
+protocol, and ProviderError.
+
+Adapters translate between these and a vendor's wire format. They never touch the ORM,
+billing or storage: jobs.py does, so an adapter can be tested with nothing but an httpx
+transport.
+"""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """A reference image for an edit, already sniffed, size-checked and re-encoded."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One image to make. ``n`` images are ``n`` requests that differ only in ``index``."""
+
+    upstream_model: str
+    prompt: str
+    width: int
+    height: int
+    aspect_ratio: str
+    index: int = 0
+    seed: int = 0
+    quality: str | None = None
+    output_format: str = "png"
+    background: str | None = None
+    images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.images)
+
+
+@dataclass(frozen=True)
+class ProviderImage:
+    data: bytes
+    mime_type: str
+    upstream_request_id: str = ""
+    revised_prompt: str | None = None
+
+
+class ErrorCode:
+    """Why an image failed, in terms the API and the UI can explain."""
+
+    PROMPT_REJECTED = "prompt_rejected"  # safety block: 422, nothing charged
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # 5xx, 429, timeout: retry later
+    MISCONFIGURED = "provider_misconfigured"  # bad provider key or base URL: operator's fault
+    NO_IMAGE = "no_image"  # the model answered without an image
+    BAD_REQUEST = "upstream_bad_request"  # the upstream refused our request
+
+
+@dataclass
+class ProviderError(Exception):
+    message: str
+    code: str = ErrorCode.UPSTREAM_UNAVAILABLE
+    retryable: bool = False
+    upstream_status: int | None = None
+    upstream_request_id: str = ""
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Provider(Protocol):
+    """Makes one image per call. Raise ProviderError for anything but an image."""
+
+    name: str
+
+    async def generate(self, request: ImageRequest) -> ProviderImage: ...

@@ -1,0 +1,628 @@
+"""The built-in offline renderer: the "local" provider.
+
+It draws a deterministic picture from the prompt with nothing but Pillow, so a new user
+with no provider key can try every feature (generate, edit, several inputs, masks, output
+formats) and tests and benchmarks never need the network. The UI labels its images as demo
+mode; the renderer also writes a small "offline preview" caption into a corner so a picture
+that leaves the app still says where it came from.
+
+Invariants:
+
+- Deterministic. The scene (palette, composition, shapes) comes from a SHA-256 of the
+  prompt, seed, index and input images, so the same request always yields byte-identical
+  output, a different prompt a visibly different picture, and the same prompt at another
+  size the same scene reflowed. Pillow's operations are deterministic for one Pillow
+  version; that is the scope of the promise.
+- Edits visibly derive from their inputs: the first image is fitted to the output size (or
+  several images are laid out as a moodboard) and then colour-graded with the prompt's
+  picture. A mask follows OpenAI's semantics: its transparent areas are edited, opaque
+  areas keep the input.
+- Only ProviderError leaves generate(); the Pillow work runs in a worker thread because it
+  is CPU-bound (tens of milliseconds per megapixel) and would otherwise stall the event loop.
+
+``background`` and ``quality`` are accepted and ignored: every output is opaque and drawn
+the same way.
+"""
+
+import asyncio
+import colorsys
+import hashlib
+import io
+import logging
+import math
+import random
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+from generator.providers.base import (
+    ErrorCode,
+    ImageRequest,
+    InputImage,
+    ProviderError,
+    ProviderImage,
+)
+
+logger = logging.getLogger(__name__)
+
+# Pillow format name and MIME type per request.output_format.
+FORMATS = {
+    "png": ("PNG", "image/png"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "jpg": ("JPEG", "image/jpeg"),
+    "webp": ("WEBP", "image/webp"),
+}
+MAX_SIDE = 4096  # a guard against typos like 10240: one RGB frame stays under ~50 MB
+# Scenes are drawn at most this big and then upscaled: soft shapes survive bicubic
+# upscaling unharmed, and drawing at 512 px instead of 1024 px is four times cheaper.
+WORK_SIDE = 512
+
+RGB = tuple[int, int, int]
+
+
+class LocalRenderer:
+    """The "local" provider: renders offline, in a worker thread, optionally slowed down."""
+
+    name = "local"
+
+    async def generate(self, request: ImageRequest) -> ProviderImage:
+        fmt = _check(request)
+        # Demos and tests can make the offline renderer feel like a real upstream call.
+        latency_ms = int(getattr(settings, "PIXDASH_LOCAL_LATENCY_MS", 0) or 0)
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000)
+        return await asyncio.to_thread(_render_request, request, fmt)
+
+
+def _check(request: ImageRequest) -> str:
+    """Refuse what the renderer cannot honour before sleeping or starting a thread."""
+    fmt = (request.output_format or "png").lower()
+    if fmt not in FORMATS:
+        raise _bad_request(f"Unsupported output format {request.output_format!r}.")
+    if not (1 <= request.width <= MAX_SIDE and 1 <= request.height <= MAX_SIDE):
+        raise _bad_request(f"Unsupported size {request.width}x{request.height}.")
+    return fmt
+
+
+def _bad_request(message: str) -> ProviderError:
+    return ProviderError(message, code=ErrorCode.BAD_REQUEST, retryable=False)
+
+
+def _render_request(request: ImageRequest, fmt: str) -> ProviderImage:
+    digest = _scene_digest(request)
+    try:
+        image = _render(request, digest)
+        data = _encode(image, fmt)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        # A renderer bug must still surface as a failed image, not crash the job runner;
+        # the traceback goes to the log so the bug is not hidden.
+        logger.exception("local renderer failed")
+        raise ProviderError(
+            "The offline renderer failed to draw this image.",
+            code=ErrorCode.NO_IMAGE,
+            retryable=False,
+        ) from exc
+    request_id = hashlib.sha256(digest + f"{request.width}x{request.height}.{fmt}".encode())
+    return ProviderImage(
+        data=data,
+        mime_type=FORMATS[fmt][1],
+        upstream_request_id="local-" + request_id.hexdigest()[:16],
+        revised_prompt=None,
+    )
+
+
+def _scene_digest(request: ImageRequest) -> bytes:
+    """What the picture depends on. The size is left out so that one prompt keeps its scene
+    at every size; each part is length-prefixed so ("ab", "c") and ("a", "bc") differ."""
+    parts = [request.prompt.encode(), str(request.seed).encode(), str(request.index).encode()]
+    parts += [hashlib.sha256(image.data).digest() for image in request.images]
+    if request.mask is not None:
+        parts += [b"mask", hashlib.sha256(request.mask.data).digest()]
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "big") + part)
+    return hasher.digest()
+
+
+def _render(request: ImageRequest, digest: bytes) -> Image.Image:
+    size = (request.width, request.height)
+    rng = random.Random(digest)
+    palette = _palette(rng)
+    if request.is_edit:
+        image = _render_edit(request, rng, palette, size)
+    else:
+        image = _grain(_upscale(_scene(rng, palette, _work_size(size)), size), rng, 7)
+    return _caption(image, request.prompt, palette, edit=request.is_edit)
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    pil_format = FORMATS[fmt][0]
+    buffer = io.BytesIO()
+    if pil_format == "PNG":
+        # Level 3 is about twice as fast as the default 6 on grainy pictures, for ~3% more bytes.
+        image.save(buffer, "PNG", compress_level=3)
+    elif pil_format == "JPEG":
+        image.save(buffer, "JPEG", quality=90, optimize=True)
+    else:
+        image.save(buffer, "WEBP", quality=88, method=4)
+    return buffer.getvalue()
+
+
+# --- palette --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colour roles rather than a bare list, so compositions can ask for "the darkest"."""
+
+    deep: RGB  # night sky, nearest hills, shadows
+    shadow: RGB
+    mid: RGB
+    accent: RGB  # the most saturated colour, used sparingly
+    light: RGB  # horizon glow, highlights
+    glow: RGB  # a warm or complementary highlight for suns and orbs
+
+
+def _palette(rng: random.Random) -> Palette:
+    """A colour-harmony scheme around a random base hue: harmonies from colour theory look
+    designed, where independent random colours look like noise."""
+    base = rng.random()
+    scheme = rng.choice(
+        [
+            (0.0, 0.06, 0.12, 0.5),  # analogous with a complementary glow
+            (0.0, 1 / 3, 2 / 3, 0.08),  # triadic
+            (0.0, 0.42, 0.58, 0.5),  # split complementary
+            (0.0, -0.08, 0.5, 0.12),  # complementary
+        ]
+    )
+    # Mood shifts everything lighter (pastel) or darker (dusk), for variety between prompts.
+    lift = rng.choice([-0.06, 0.0, 0.0, 0.1])
+    sat = rng.uniform(0.45, 0.8) - max(lift, 0)
+
+    def colour(offset: float, lightness: float, saturation: float) -> RGB:
+        hue = (base + offset + rng.uniform(-0.02, 0.02)) % 1.0
+        lightness = min(max(lightness + lift, 0.04), 0.94)
+        r, g, b = colorsys.hls_to_rgb(hue, lightness, min(max(saturation, 0.0), 1.0))
+        return (round(r * 255), round(g * 255), round(b * 255))
+
+    return Palette(
+        deep=colour(scheme[0], 0.12, sat * 0.9),
+        shadow=colour(scheme[1], 0.3, sat),
+        mid=colour(scheme[1], 0.5, sat),
+        accent=colour(scheme[2], 0.58, min(sat + 0.2, 0.95)),
+        light=colour(scheme[2], 0.8, sat * 0.8),
+        glow=colour(scheme[3], 0.78, 0.9),
+    )
+
+
+def _mix(a: RGB, b: RGB, t: float) -> RGB:
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+
+
+# --- scene building blocks ------------------------------------------------------------
+
+
+def _work_size(size: tuple[int, int]) -> tuple[int, int]:
+    scale = min(1.0, WORK_SIDE / max(size))
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+
+
+def _upscale(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _vgradient(size: tuple[int, int], stops: list[tuple[float, RGB]]) -> Image.Image:
+    """A vertical multi-stop gradient: one column computed in Python, stretched sideways."""
+    width, height = size
+    column = Image.new("RGB", (1, height))
+    pixels = [_stop_colour(stops, y / max(height - 1, 1)) for y in range(height)]
+    column.putdata(pixels)
+    return column.resize(size, Image.Resampling.NEAREST)
+
+
+def _stop_colour(stops: list[tuple[float, RGB]], t: float) -> RGB:
+    for (t0, c0), (t1, c1) in zip(stops, stops[1:], strict=False):
+        if t <= t1:
+            return _mix(c0, c1, (t - t0) / max(t1 - t0, 1e-9))
+    return stops[-1][1]
+
+
+def _mesh(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    """A "mesh gradient": a few big blobs on a thumbnail, blurred and upscaled. Drawing at
+    32 px keeps it nearly free and the upscale makes it perfectly smooth."""
+    width, height = size
+    tw = 32
+    th = max(4, round(tw * height / width))
+    thumb = Image.new("RGB", (tw, th), palette.shadow)
+    draw = ImageDraw.Draw(thumb)
+    colours = [palette.deep, palette.mid, palette.accent, palette.light, palette.shadow]
+    for _ in range(rng.randint(4, 6)):
+        cx, cy = rng.uniform(0, tw), rng.uniform(0, th)
+        r = rng.uniform(0.25, 0.5) * max(tw, th)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rng.choice(colours))
+    thumb = thumb.filter(ImageFilter.GaussianBlur(tw / 5))
+    return thumb.resize(size, Image.Resampling.BICUBIC)
+
+
+def _soft_disc(
+    canvas: Image.Image,
+    centre: tuple[float, float],
+    radius: float,
+    colour: RGB,
+    *,
+    blur: float,
+    opacity: float = 1.0,
+) -> None:
+    """Paints a blurred disc. The mask is drawn only around the disc to keep blurs cheap."""
+    pad = math.ceil(radius + blur * 3)
+    box = (round(centre[0]) - pad, round(centre[1]) - pad)
+    mask = Image.new("L", (2 * pad, 2 * pad), 0)
+    inner = pad - radius
+    ImageDraw.Draw(mask).ellipse(
+        (inner, inner, 2 * pad - inner, 2 * pad - inner), fill=round(255 * opacity)
+    )
+    if blur > 0:
+        mask = mask.filter(ImageFilter.GaussianBlur(blur))
+    canvas.paste(colour, (*box, box[0] + 2 * pad, box[1] + 2 * pad), mask)
+
+
+def _vignette(image: Image.Image, strength: float) -> Image.Image:
+    """Darkens the corners a little: it frames the picture and hides the flat edges."""
+    ring = Image.radial_gradient("L").resize(image.size, Image.Resampling.BILINEAR)
+    keep = ring.point(lambda v: round(255 - strength * 255 * (v / 255) ** 2.2))
+    return ImageChops.multiply(image, Image.merge("RGB", (keep, keep, keep)))
+
+
+def _grain(image: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
+    """Film grain at full resolution: it dithers away the banding of smooth 8-bit
+    gradients. Overlay with values around mid-grey leaves the average colour alone."""
+    width, height = image.size
+    noise = Image.frombytes("L", (width, height), rng.randbytes(width * height))
+    noise = noise.point(lambda v: 128 - amplitude + (v * 2 * amplitude) // 255)
+    return ImageChops.overlay(image, Image.merge("RGB", (noise, noise, noise)))
+
+
+# --- compositions ---------------------------------------------------------------------
+
+
+def _scene(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    compose = rng.choice([_landscape, _bokeh, _aurora, _shapes])
+    return _vignette(compose(rng, palette, size), 0.35)
+
+
+def _landscape(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    """Layered hills under a sunset sky; far ridges fade into the haze (aerial perspective)."""
+    width, height = size
+    horizon = rng.uniform(0.45, 0.62)
+    sky = _vgradient(
+        size,
+        [
+            (0.0, palette.shadow),
+            (horizon * 0.7, palette.accent),
+            (horizon, palette.light),
+            (1.0, palette.light),
+        ],
+    )
+    sun = (rng.uniform(0.2, 0.8) * width, horizon * height * rng.uniform(0.55, 0.9))
+    unit = min(width, height)
+    _soft_disc(sky, sun, unit * 0.28, palette.glow, blur=unit * 0.12, opacity=0.55)
+    _soft_disc(sky, sun, unit * rng.uniform(0.06, 0.1), palette.glow, blur=unit * 0.004)
+    layers = rng.randint(3, 5)
+    for i in range(layers):
+        near = i / (layers - 1)
+        colour = _mix(_mix(palette.light, palette.mid, 0.5), palette.deep, near**0.8)
+        base = height * (horizon + (0.95 - horizon) * near * 0.75)
+        amplitude = height * rng.uniform(0.04, 0.09)
+        mask = _ridge_mask(rng, size, base, amplitude)
+        if near < 1:
+            mask = mask.filter(ImageFilter.GaussianBlur((1 - near) * unit * 0.006))
+        sky.paste(colour, (0, 0, width, height), mask)
+    return sky
+
+
+def _ridge_mask(
+    rng: random.Random, size: tuple[int, int], base: float, amplitude: float
+) -> Image.Image:
+    """Everything below a sum of three sines: random frequencies read as natural ridges."""
+    width, height = size
+    waves = [(rng.uniform(0.5, 3.5) * k, rng.uniform(0, math.tau), 1 / k) for k in (1, 2, 4)]
+    points = []
+    for x in range(0, width + 4, 4):
+        t = x / width
+        y = base - amplitude * sum(a * math.sin(f * math.tau * t + p) for f, p, a in waves)
+        points.append((x, y))
+    points += [(width, height), (0, height)]
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).polygon(points, fill=255)
+    return mask
+
+
+def _bokeh(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    """Out-of-focus lights in three depth layers over a mesh gradient."""
+    canvas = _mesh(rng, palette, size)
+    canvas = Image.blend(canvas, Image.new("RGB", size, palette.deep), 0.35)
+    unit = min(size)
+    colours = [palette.glow, palette.light, palette.accent]
+    for depth, count, radius, blur in (
+        (0, 22, 0.05, 0.02),
+        (1, 12, 0.08, 0.008),
+        (2, 5, 0.14, 0.003),
+    ):
+        layer = Image.new("L", size, 0)
+        draw = ImageDraw.Draw(layer)
+        for _ in range(count):
+            r = unit * radius * rng.uniform(0.5, 1.3)
+            cx, cy = rng.uniform(0, size[0]), rng.uniform(0, size[1])
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rng.randint(50, 120 + 40 * depth))
+        layer = layer.filter(ImageFilter.GaussianBlur(unit * blur))
+        canvas.paste(colours[depth], (0, 0, *size), layer)
+    return canvas
+
+
+def _aurora(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    """Curtains of light over a night sky with a few stars."""
+    width, height = size
+    canvas = _vgradient(size, [(0.0, palette.deep), (0.7, palette.shadow), (1.0, palette.mid)])
+    stars = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(stars)
+    for _ in range(width * height // 900):
+        x, y = rng.uniform(0, width), rng.uniform(0, height * 0.8)
+        draw.point((x, y), fill=rng.randint(60, 220))
+    canvas.paste(palette.light, (0, 0, width, height), stars)
+    unit = min(size)
+    for colour in rng.sample([palette.accent, palette.glow, palette.light, palette.mid], 3):
+        curtain = _curtain_mask(rng, size)
+        curtain = curtain.filter(ImageFilter.GaussianBlur(unit * 0.012))
+        # Screen adds light without ever darkening, like real aurora over stars.
+        canvas = ImageChops.screen(canvas, _tint(curtain, colour))
+    return canvas
+
+
+def _tint(mask: Image.Image, colour: RGB) -> Image.Image:
+    """An RGB image that is `colour` scaled by mask (black where the mask is 0)."""
+    return Image.merge("RGB", [mask.point(lambda v, c=c: v * c // 255) for c in colour])
+
+
+def _curtain_mask(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+    """A band along a wavy line, bright at its lower edge and fading upwards, drawn as
+    stacked strips of rising height and falling opacity."""
+    width, height = size
+    base = height * rng.uniform(0.35, 0.65)
+    amplitude = height * rng.uniform(0.08, 0.18)
+    freq, phase = rng.uniform(0.6, 1.6), rng.uniform(0, math.tau)
+    tall = height * rng.uniform(0.2, 0.35)
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    xs = list(range(0, width + 6, 6))
+    edge = [base + amplitude * math.sin(freq * math.tau * x / width + phase) for x in xs]
+    for step in range(8, 0, -1):
+        lift = tall * step / 8
+        top = [
+            (x, y - lift * (0.7 + 0.3 * math.sin(x / width * 9 + phase)))
+            for x, y in zip(xs, edge, strict=True)
+        ]
+        bottom = [(x, y) for x, y in zip(reversed(xs), reversed(edge), strict=True)]
+        draw.polygon(top + bottom, fill=round(200 * (1 - step / 9)))
+    return mask
+
+
+def _shapes(rng: random.Random, palette: Palette, size: tuple[int, int]) -> Image.Image:
+    """Big overlapping circles and rounded slabs with soft shadows, Bauhaus-poster style."""
+    canvas = _mesh(rng, palette, size)
+    unit = min(size)
+    colours = [palette.accent, palette.light, palette.glow, palette.mid, palette.deep]
+    for _ in range(rng.randint(3, 5)):
+        mask = Image.new("L", size, 0)
+        draw = ImageDraw.Draw(mask)
+        cx, cy = rng.uniform(0.1, 0.9) * size[0], rng.uniform(0.1, 0.9) * size[1]
+        r = unit * rng.uniform(0.12, 0.32)
+        if rng.random() < 0.6:
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+        else:
+            w = r * rng.uniform(1.2, 2.2)
+            draw.rounded_rectangle(
+                (cx - w, cy - r * 0.6, cx + w, cy + r * 0.6), radius=r * 0.6, fill=255
+            )
+        shadow = ImageChops.offset(mask, round(unit * 0.015), round(unit * 0.025))
+        shadow = shadow.filter(ImageFilter.GaussianBlur(unit * 0.03)).point(lambda v: v * 45 // 100)
+        canvas.paste((0, 0, 0), (0, 0, *size), shadow)
+        fill = _vgradient(size, [(0.0, rng.choice(colours)), (1.0, rng.choice(colours))])
+        canvas.paste(fill, (0, 0), mask.filter(ImageFilter.GaussianBlur(0.6)))
+    return canvas
+
+
+# --- edits ----------------------------------------------------------------------------
+
+
+def _render_edit(
+    request: ImageRequest, rng: random.Random, palette: Palette, size: tuple[int, int]
+) -> Image.Image:
+    images = [_decode(image, palette) for image in request.images]
+    art = _upscale(_scene(rng, palette, _work_size(size)), size)
+    base, first_box = _compose(images, art, size)
+    styled = _grain(_stylise(base, art, palette, rng), rng, 5)
+    if request.mask is None:
+        return styled
+    keep = _keep_mask(request.mask, images[0], first_box, size)
+    if keep is None:
+        return styled
+    # OpenAI semantics: opaque mask areas keep the input, transparent areas are edited.
+    return Image.composite(base, styled, keep)
+
+
+def _open(image: InputImage) -> Image.Image:
+    """Decodes one input. Anything Pillow cannot read is the caller's bad request."""
+    try:
+        decoded = Image.open(io.BytesIO(image.data))
+        decoded.load()
+        return ImageOps.exif_transpose(decoded)
+    except Exception as exc:  # Pillow raises many types for corrupt data; all mean the same
+        raise _bad_request("An input image could not be decoded.") from exc
+
+
+def _decode(image: InputImage, palette: Palette) -> Image.Image:
+    decoded = _open(image)
+    if decoded.mode in ("RGBA", "LA", "PA") or "transparency" in decoded.info:
+        # Transparent inputs sit on the palette's colour rather than on black.
+        rgba = decoded.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, (*palette.mid, 255))
+        return Image.alpha_composite(backdrop, rgba).convert("RGB")
+    return decoded.convert("RGB")
+
+
+def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Cover-crop to the size, centred, like CSS object-fit: cover."""
+    return ImageOps.fit(image, size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def _compose(
+    images: list[Image.Image], art: Image.Image, size: tuple[int, int]
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """The unedited picture in output coordinates, plus the box the first image landed in
+    (a mask belongs to it). One image fills the frame; several become a moodboard of
+    rounded panels over the prompt's art."""
+    if len(images) == 1:
+        return _fit(images[0], size), (0, 0, *size)
+    canvas = art.copy()
+    unit = min(size)
+    boxes = [tuple(round(v) for v in box) for box in _layout(len(images), size, gap=unit * 0.04)]
+    for image, (left, top, right, bottom) in zip(images, boxes, strict=True):
+        panel = _fit(image, (right - left, bottom - top))
+        rounded = Image.new("L", panel.size, 0)
+        ImageDraw.Draw(rounded).rounded_rectangle(
+            (0, 0, panel.width - 1, panel.height - 1), radius=unit * 0.025, fill=255
+        )
+        _shadow(canvas, rounded, (left, top), unit)
+        canvas.paste(panel, (left, top), rounded)
+    return canvas, boxes[0]
+
+
+def _shadow(canvas: Image.Image, shape: Image.Image, at: tuple[int, int], unit: float) -> None:
+    pad = round(unit * 0.05)
+    mask = Image.new("L", (shape.width + 2 * pad, shape.height + 2 * pad), 0)
+    mask.paste(shape.point(lambda v: v * 55 // 100), (pad, pad + round(unit * 0.012)))
+    mask = mask.filter(ImageFilter.GaussianBlur(unit * 0.015))
+    canvas.paste(
+        (0, 0, 0),
+        (at[0] - pad, at[1] - pad, at[0] - pad + mask.width, at[1] - pad + mask.height),
+        mask,
+    )
+
+
+def _layout(count: int, size: tuple[int, int], gap: float) -> list[tuple[float, ...]]:
+    """Panel boxes (left, top, right, bottom). Two or three images: a hero panel for the
+    first (edits are about it) and the rest stacked beside it; more: an even grid."""
+    width, height = size
+    if count <= 3:
+        # Lay out along the long side, then swap axes back for portrait frames.
+        along, across = max(width, height), min(width, height)
+        split = gap + (along - 3 * gap) * (0.5 if count == 2 else 0.6)
+        step = (across - gap) / (count - 1)
+        boxes = [(gap, gap, split, across - gap)]
+        boxes += [
+            (split + gap, gap + i * step, along - gap, (i + 1) * step) for i in range(count - 1)
+        ]
+        if width < height:
+            boxes = [(top, left, bottom, right) for left, top, right, bottom in boxes]
+        return boxes
+    cols = math.ceil(math.sqrt(count * width / height))
+    rows = math.ceil(count / cols)
+    cell_h = (height - gap) / rows
+    boxes = []
+    for row in range(rows):
+        in_row = min(cols, count - row * cols)  # the last row's panels widen to fill it
+        cell_w = (width - gap) / in_row
+        boxes += [
+            (gap + col * cell_w, gap + row * cell_h, (col + 1) * cell_w, (row + 1) * cell_h)
+            for col in range(in_row)
+        ]
+    return boxes
+
+
+def _stylise(
+    base: Image.Image, art: Image.Image, palette: Palette, rng: random.Random
+) -> Image.Image:
+    """The "edit": the prompt's picture lights the input (soft light keeps the input's
+    structure), a split tone pulls shadows and highlights toward the palette, and a soft
+    bloom adds glow. Every step maps brightness monotonically, so the input stays legible."""
+    lit = ImageChops.soft_light(base, art)
+    toned = ImageOps.colorize(base.convert("L"), palette.deep, palette.light, mid=palette.accent)
+    graded = Image.blend(lit, toned, rng.uniform(0.25, 0.4))
+    small = graded.resize(_work_size(base.size)).filter(
+        ImageFilter.GaussianBlur(min(base.size) * 0.01)
+    )
+    bloom = ImageChops.screen(graded, _upscale(small, base.size))
+    return _vignette(Image.blend(graded, bloom, 0.35), 0.3)
+
+
+def _keep_mask(
+    mask_input: InputImage,
+    first: Image.Image,
+    box: tuple[int, int, int, int],
+    size: tuple[int, int],
+) -> Image.Image | None:
+    """Where the output keeps the input (255) rather than the edit, in output coordinates.
+
+    The mask belongs to the first image, so it is fitted exactly as that image was and
+    placed in its box; everywhere else is edited. A mask whose shape does not match the
+    first image cannot be lined up with it and is ignored (the whole picture is edited),
+    which is friendlier for a demo than refusing the request.
+    """
+    mask = _open(mask_input)
+    if (
+        abs(mask.width / mask.height - first.width / first.height)
+        > 0.02 * first.width / first.height
+    ):
+        return None
+    if mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info:
+        keep = mask.convert("RGBA").getchannel("A")
+    else:
+        # No alpha channel: read it the common inpainting way, white = edit.
+        keep = ImageOps.invert(mask.convert("L"))
+    left, top, right, bottom = box
+    frame = Image.new("L", size, 0)
+    frame.paste(_fit(keep, (right - left, bottom - top)), (left, top))
+    return frame
+
+
+# --- caption --------------------------------------------------------------------------
+
+
+def _caption(image: Image.Image, prompt: str, palette: Palette, *, edit: bool) -> Image.Image:
+    """A small "offline preview" label in the bottom-left corner, on a translucent pill."""
+    width, height = image.size
+    if min(width, height) < 96:
+        return image  # nothing legible fits; the UI's demo badge still says it
+    size = max(10, min(22, round(min(width, height) * 0.018)))
+    font = ImageFont.load_default(size=size)
+    text = ("offline edit" if edit else "offline preview") + _snippet(prompt, width / size * 0.8)
+    draw = ImageDraw.Draw(image, "RGBA")
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad = size * 0.5
+    margin = size
+    x0, y1 = margin, height - margin
+    y0 = y1 - (bottom - top) - 2 * pad
+    x1 = x0 + (right - left) + 2 * pad
+    draw.rounded_rectangle((x0, y0, x1, y1), radius=(y1 - y0) / 2, fill=(0, 0, 0, 90))
+    draw.text((x0 + pad - left, y0 + pad - top), text, font=font, fill=(255, 255, 255, 210))
+    return image
+
+
+def _snippet(prompt: str, max_chars: float) -> str:
+    """The first few words of the prompt, reduced to ASCII because Pillow's built-in font
+    has no glyphs beyond Latin; a prompt that is all non-Latin simply gets no snippet."""
+    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
+    words = ascii_text.split()
+    snippet = ""
+    for word in words[:6]:
+        if len(snippet) + len(word) + 1 > min(max_chars - 16, 40):
+            break
+        snippet = f"{snippet} {word}".strip()
+    if not snippet:
+        return ""
+    ellipsis = "..." if len(snippet) < len(" ".join(words)) else ""
+    return f" \u00b7 {snippet}{ellipsis}"

@@ -1,0 +1,287 @@
+"""CSRF on every dashboard POST: without the token → 403 and nothing happens; with it
+the same request goes through.
+
+The POST URLs are found by walking the URLconf, so a new one fails
+``test_every_dashboard_post_url_has_a_csrf_case`` until it gets a case here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from pixdash.accounts.models import ApiKey, Invitation, Membership, Role, Team, User
+from pixdash.accounts.teams import create_invitation, create_team, switch_team
+from tests.conftest import PASSWORD
+from tests.url_walk import routes
+
+# /admin/ is Django's own (CSRF-protected) app; /v1/ takes bearer keys, not cookies.
+EXCLUDED = ("admin/", "v1/")
+NEW_PASSWORD = "another long passphrase 77"
+
+
+@dataclass
+class Post:
+    url: str
+    data: dict
+    # True once the POST took effect; None for a view that changes nothing.
+    done: Callable[[], bool] | None
+
+
+def _reloaded(user: User) -> User:
+    return User.objects.get(pk=user.pk)
+
+
+def _home(client, w):
+    client.force_login(w.alice.user)
+    return Post(reverse("home"), {}, None)
+
+
+def _signup(client, w):
+    return Post(
+        reverse("signup"),
+        {"email": "dana@example.test", "password": "a long and unusual passphrase 42"},
+        lambda: User.objects.filter(email="dana@example.test").exists(),
+    )
+
+
+def _login(client, w):
+    return Post(
+        reverse("login"),
+        {"username": "alice@acme.test", "password": PASSWORD},
+        lambda: client.session.get("_auth_user_id") == str(w.alice.user.pk),
+    )
+
+
+def _logout(client, w):
+    client.force_login(w.alice.user)
+    return Post(reverse("logout"), {}, lambda: "_auth_user_id" not in client.session)
+
+
+def _password_change(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        lambda: _reloaded(w.alice.user).check_password(NEW_PASSWORD),
+    )
+
+
+def _password_reset(client, w):
+    return Post(reverse("password_reset"), {"email": "alice@acme.test"}, lambda: bool(mail.outbox))
+
+
+def _password_reset_confirm(client, w):
+    uid = urlsafe_base64_encode(force_bytes(w.alice.user.pk))
+    token = default_token_generator.make_token(w.alice.user)
+    # The e-mailed link moves the token into the session and redirects to the form.
+    form_url = client.get(reverse("password_reset_confirm", args=[uid, token]))["Location"]
+    return Post(
+        form_url,
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        lambda: _reloaded(w.alice.user).check_password(NEW_PASSWORD),
+    )
+
+
+def _team_rename(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("team_rename"),
+        {"name": "Renamed"},
+        lambda: Team.objects.get(pk=w.alice.team.pk).name == "Renamed",
+    )
+
+
+def _team_leave(client, w):
+    client.force_login(w.bob.user)
+    return Post(
+        reverse("team_leave"),
+        {},
+        lambda: not Membership.objects.filter(pk=w.bob.membership.pk).exists(),
+    )
+
+
+def _member_role(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("member_role", args=[w.bob.membership.pk]),
+        {"role": Role.ADMIN},
+        lambda: Membership.objects.get(pk=w.bob.membership.pk).role == Role.ADMIN,
+    )
+
+
+def _member_remove(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("member_remove", args=[w.bob.membership.pk]),
+        {},
+        lambda: not Membership.objects.filter(pk=w.bob.membership.pk).exists(),
+    )
+
+
+def _invitation_create(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("invitation_create"),
+        {"email": "", "role": Role.MEMBER},
+        lambda: Invitation.objects.filter(team=w.alice.team).exists(),
+    )
+
+
+def _invitation_revoke(client, w):
+    invitation, _token = create_invitation(team=w.alice.team, invited_by=w.alice.user)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("invitation_revoke", args=[invitation.pk]),
+        {},
+        lambda: Invitation.objects.get(pk=invitation.pk).status == "revoked",
+    )
+
+
+def _invitation_accept(client, w):
+    _invitation, token = create_invitation(team=w.alice.team, invited_by=w.alice.user)
+    client.force_login(w.charlie.user)
+    return Post(
+        reverse("invitation_accept", args=[token]),
+        {},
+        lambda: Membership.objects.filter(team=w.alice.team, user=w.charlie.user).exists(),
+    )
+
+
+def _teams(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("teams"),
+        {"name": "Side project"},
+        lambda: Team.objects.filter(name="Side project").exists(),
+    )
+
+
+def _team_switch(client, w):
+    side = create_team(owner=w.alice.user, name="Side project")
+    switch_team(user=w.alice.user, team=w.alice.team)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("team_switch"),
+        {"team": side.pk},
+        lambda: _reloaded(w.alice.user).current_team == side,
+    )
+
+
+def _key_create(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("key_create"),
+        {"name": "csrf-check"},
+        lambda: ApiKey.objects.filter(name="csrf-check").exists(),
+    )
+
+
+def _key_revoke(client, w):
+    client.force_login(w.alice.user)
+    key = w.alice_key.api_key
+    return Post(
+        reverse("key_revoke", args=[key.pk]),
+        {},
+        lambda: ApiKey.objects.get(pk=key.pk).status == "revoked",
+    )
+
+
+CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
+    "home": _home,
+    "signup": _signup,
+    "login": _login,
+    "logout": _logout,
+    "password_change": _password_change,
+    "password_reset": _password_reset,
+    "password_reset_confirm": _password_reset_confirm,
+    "team_rename": _team_rename,
+    "team_leave": _team_leave,
+    "member_role": _member_role,
+    "member_remove": _member_remove,
+    "invitation_create": _invitation_create,
+    "invitation_revoke": _invitation_revoke,
+    "invitation_accept": _invitation_accept,
+    "teams": _teams,
+    "team_switch": _team_switch,
+    "key_create": _key_create,
+    "key_revoke": _key_revoke,
+}
+
+
+@pytest.fixture
+def world(alice, bob, charlie, alice_key):
+    return SimpleNamespace(alice=alice, bob=bob, charlie=charlie, alice_key=alice_key)
+
+
+def _csrf_token(client: Client) -> str:
+    """The token a real page hands this browser (the form field and the htmx header)."""
+    client.get(reverse("password_reset"))
+    return client.cookies["csrftoken"].value
+
+
+def test_every_dashboard_post_url_has_a_csrf_case(alice):
+    """POST to each dashboard URL (CSRF not enforced); whatever does not answer 405
+    takes POSTs and needs a case in CASES."""
+    takes_post = set()
+    for route in routes(exclude_prefixes=EXCLUDED):
+        client = Client()
+        client.force_login(alice.user)
+        if client.post(route.url()).status_code != 405:
+            takes_post.add(route.name)
+    missing = takes_post - set(CASES)
+    stale = set(CASES) - takes_post
+    assert not missing, f"POST URLs without a CSRF case; add them to CASES: {sorted(missing)}"
+    assert not stale, f"CASES for URLs that no longer take POST: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_post_without_the_token_is_refused_and_the_same_post_with_it_goes_through(world, name):
+    client = Client(enforce_csrf_checks=True)
+    post = CASES[name](client, world)
+    token = _csrf_token(client)
+
+    refused = client.post(post.url, post.data)
+    assert refused.status_code == 403
+    if post.done is not None:
+        assert not post.done()
+
+    accepted = client.post(post.url, {**post.data, "csrfmiddlewaretoken": token})
+    assert accepted.status_code < 400
+    if post.done is not None:
+        assert post.done()
+
+
+def test_a_token_from_another_browser_is_refused(world):
+    other = Client(enforce_csrf_checks=True)
+    other_token = _csrf_token(other)
+
+    client = Client(enforce_csrf_checks=True)
+    post = _key_create(client, world)
+    _csrf_token(client)
+    response = client.post(post.url, {**post.data, "csrfmiddlewaretoken": other_token})
+    assert response.status_code == 403
+    assert not post.done()
+
+
+def test_htmx_requests_pass_with_the_token_in_the_header(world):
+    client = Client(enforce_csrf_checks=True)
+    post = _key_revoke(client, world)
+    page = client.get(reverse("keys")).content.decode()
+    token = client.cookies["csrftoken"].value
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page
+
+    refused = client.post(post.url, headers={"HX-Request": "true"})
+    assert refused.status_code == 403
+    assert not post.done()
+
+    response = client.post(post.url, headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    assert post.done()

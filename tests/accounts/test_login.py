@@ -1,0 +1,77 @@
+"""Logging in with an e-mail in any case, and logging out by POST only."""
+
+import pytest
+from django.test import Client
+
+from tests.conftest import PASSWORD
+
+
+def _session_user_id(client) -> str | None:
+    return client.session.get("_auth_user_id")
+
+
+@pytest.mark.parametrize("typed", ["alice@acme.test", "ALICE@ACME.TEST", " Alice@Acme.test "])
+def test_login_matches_the_e_mail_in_any_case(alice, typed):
+    client = Client()
+    response = client.post("/accounts/login/", {"username": typed, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert _session_user_id(client) == str(alice.user.pk)
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(alice):
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "alice@acme.test", "password": "no"})
+    assert response.status_code == 200
+    assert "Please enter a correct email and password" in response.content.decode()
+    assert _session_user_id(client) is None
+
+
+def test_an_unknown_e_mail_gets_the_same_answer_as_a_wrong_password(alice):
+    client = Client()
+    unknown = client.post("/accounts/login/", {"username": "nobody@acme.test", "password": "no"})
+    wrong = client.post("/accounts/login/", {"username": "alice@acme.test", "password": "no"})
+    assert unknown.status_code == wrong.status_code == 200
+    assert "Please enter a correct email and password" in unknown.content.decode()
+    assert _session_user_id(client) is None
+
+
+def test_an_inactive_user_cannot_log_in(alice):
+    alice.user.is_active = False
+    alice.user.save()
+    client = Client()
+    client.post("/accounts/login/", {"username": "alice@acme.test", "password": PASSWORD})
+    assert _session_user_id(client) is None
+
+
+def test_login_follows_a_safe_next_and_ignores_an_unsafe_one(alice):
+    fields = {"username": "alice@acme.test", "password": PASSWORD}
+    safe = Client().post("/accounts/login/", {**fields, "next": "/keys/"})
+    assert safe["Location"] == "/keys/"
+    unsafe = Client().post("/accounts/login/", {**fields, "next": "https://evil.example/"})
+    assert unsafe["Location"] == "/"
+
+
+def test_a_signed_in_user_visiting_login_is_sent_home(alice):
+    response = alice.client.get("/accounts/login/")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_logout_by_get_is_refused_and_keeps_the_session(alice):
+    response = alice.client.get("/accounts/logout/")
+    assert response.status_code == 405
+    assert _session_user_id(alice.client) == str(alice.user.pk)
+
+
+def test_logout_by_post_ends_the_session(alice):
+    response = alice.client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert _session_user_id(alice.client) is None
+    assert alice.client.get("/team/")["Location"].startswith("/accounts/login/")
+
+
+def test_logging_out_one_user_leaves_another_signed_in(alice, charlie):
+    alice.client.post("/accounts/logout/")
+    assert charlie.client.get("/team/").status_code == 200

@@ -1,0 +1,271 @@
+"""The team page and its role matrix: owners and admins manage members and invitations,
+members only look and leave, admins never touch owners, and a team keeps an owner."""
+
+import pytest
+from django.test import Client
+
+from pixdash.accounts.models import Invitation, Membership, Role, Team, User
+from pixdash.accounts.teams import create_invitation
+from tests.conftest import PASSWORD
+
+
+def _join(team: Team, email: str, role: str) -> tuple[Membership, Client]:
+    user = User.objects.create_user(email=email, password=PASSWORD)
+    membership = Membership.objects.create(team=team, user=user, role=role)
+    user.current_team = team
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return membership, client
+
+
+def _role(membership: Membership) -> str:
+    return Membership.objects.get(pk=membership.pk).role
+
+
+def _messages(response) -> str:
+    return " ".join(str(message) for message in response.context["messages"])
+
+
+@pytest.fixture
+def erin(alice):
+    """A plain member of Acme for owners and admins to manage."""
+    return _join(alice.team, "erin@acme.test", Role.MEMBER)
+
+
+@pytest.fixture
+def manager(request, alice, bob):
+    """Acme's owner (alice) or an admin (bob, promoted), for tests both must pass."""
+    if request.param == "owner":
+        return alice.membership, alice.client
+    Membership.objects.filter(pk=bob.membership.pk).update(role=Role.ADMIN)
+    return Membership.objects.get(pk=bob.membership.pk), bob.client
+
+
+both_managers = pytest.mark.parametrize("manager", ["owner", "admin"], indirect=True)
+
+
+def test_the_team_page_shows_the_current_team_and_its_members(alice, bob, charlie):
+    html = alice.client.get("/team/").content.decode()
+    assert "Acme" in html
+    assert "bob@acme.test" in html
+    assert "charlie@globex.test" not in html
+    assert "Globex" not in html
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, db):
+    assert client.get("/team/")["Location"].startswith("/accounts/login/")
+
+
+@both_managers
+def test_managers_rename_the_team(manager, alice):
+    _membership, client = manager
+    response = client.post("/team/rename/", {"name": "  Acme Labs  "})
+    assert response.status_code == 302
+    assert Team.objects.get(pk=alice.team.pk).name == "Acme Labs"
+
+
+def test_a_blank_team_name_is_refused(alice):
+    response = alice.client.post("/team/rename/", {"name": "   "})
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode()
+    assert Team.objects.get(pk=alice.team.pk).name == "Acme"
+
+
+@both_managers
+def test_managers_change_a_members_role(manager, erin):
+    _membership, client = manager
+    target, _client = erin
+    response = client.post(f"/team/members/{target.pk}/role/", {"role": "admin"}, follow=True)
+    assert "erin@acme.test is now admin" in _messages(response)
+    assert _role(target) == Role.ADMIN
+
+
+def test_an_unknown_role_is_refused(alice, erin):
+    target, _client = erin
+    response = alice.client.post(
+        f"/team/members/{target.pk}/role/", {"role": "superuser"}, follow=True
+    )
+    assert "Pick a valid role" in _messages(response)
+    assert _role(target) == Role.MEMBER
+
+
+@both_managers
+def test_managers_remove_a_member(manager, erin):
+    _membership, client = manager
+    target, erin_client = erin
+    response = client.post(f"/team/members/{target.pk}/remove/", follow=True)
+    assert "erin@acme.test was removed from Acme" in _messages(response)
+    assert not Membership.objects.filter(pk=target.pk).exists()
+    assert User.objects.get(email="erin@acme.test").current_team is None
+    assert erin_client.get("/team/")["Location"] == "/teams/"
+
+
+@both_managers
+def test_managers_create_and_revoke_invitations(manager, alice):
+    _membership, client = manager
+    assert client.post("/team/invitations/", {"email": "", "role": "member"}).status_code == 200
+    invitation = Invitation.objects.get(team=alice.team)
+    assert client.post(f"/team/invitations/{invitation.pk}/revoke/").status_code == 302
+    assert Invitation.objects.get(pk=invitation.pk).status == "revoked"
+
+
+def test_the_owner_can_make_someone_owner(alice, erin):
+    target, _client = erin
+    alice.client.post(f"/team/members/{target.pk}/role/", {"role": "owner"})
+    assert _role(target) == Role.OWNER
+
+
+def test_managers_see_the_manage_controls(alice, bob):
+    html = alice.client.get("/team/").content.decode()
+    assert 'action="/team/rename/"' in html
+    assert 'action="/team/invitations/"' in html
+    assert f'action="/team/members/{bob.membership.pk}/role/"' in html
+    assert f'action="/team/members/{bob.membership.pk}/remove/"' in html
+
+
+def test_members_see_no_manage_controls(alice, bob):
+    html = bob.client.get("/team/").content.decode()
+    assert "alice@acme.test" in html
+    assert 'action="/team/rename/"' not in html
+    assert 'action="/team/invitations/"' not in html
+    assert "/role/" not in html
+    assert "/remove/" not in html
+    assert "/revoke/" not in html
+    assert 'action="/team/leave/"' in html
+
+
+def test_members_get_403_on_every_manage_post_and_nothing_changes(alice, bob, erin):
+    target, _client = erin
+    invitation, _token = create_invitation(team=alice.team, invited_by=alice.user)
+    posts = [
+        ("/team/rename/", {"name": "Mine now"}),
+        (f"/team/members/{target.pk}/role/", {"role": "admin"}),
+        (f"/team/members/{bob.membership.pk}/role/", {"role": "owner"}),
+        (f"/team/members/{alice.membership.pk}/role/", {"role": "member"}),
+        (f"/team/members/{target.pk}/remove/", {}),
+        ("/team/invitations/", {"email": "", "role": "admin"}),
+        (f"/team/invitations/{invitation.pk}/revoke/", {}),
+    ]
+    for url, data in posts:
+        assert bob.client.post(url, data).status_code == 403, url
+
+    assert Team.objects.get(pk=alice.team.pk).name == "Acme"
+    assert _role(target) == Role.MEMBER
+    assert _role(bob.membership) == Role.MEMBER
+    assert _role(alice.membership) == Role.OWNER
+    assert Invitation.objects.filter(team=alice.team).count() == 1
+    assert Invitation.objects.get(pk=invitation.pk).is_pending
+
+
+@pytest.mark.parametrize("manager", ["admin"], indirect=True)
+def test_an_admin_cannot_change_an_owners_role(manager, alice):
+    _membership, client = manager
+    response = client.post(
+        f"/team/members/{alice.membership.pk}/role/", {"role": "member"}, follow=True
+    )
+    assert "Only an owner can change or remove another owner" in _messages(response)
+    assert _role(alice.membership) == Role.OWNER
+
+
+@pytest.mark.parametrize("manager", ["admin"], indirect=True)
+def test_an_admin_cannot_remove_an_owner(manager, alice):
+    _membership, client = manager
+    response = client.post(f"/team/members/{alice.membership.pk}/remove/", follow=True)
+    assert "Only an owner can change or remove another owner" in _messages(response)
+    assert Membership.objects.filter(pk=alice.membership.pk).exists()
+
+
+@pytest.mark.parametrize("manager", ["admin"], indirect=True)
+def test_an_admin_cannot_make_anyone_owner(manager, erin):
+    membership, client = manager
+    target, _client = erin
+    for pk in (target.pk, membership.pk):
+        response = client.post(f"/team/members/{pk}/role/", {"role": "owner"}, follow=True)
+        assert "Only an owner can make someone an owner" in _messages(response)
+    assert _role(target) == Role.MEMBER
+    assert _role(membership) == Role.ADMIN
+
+
+@pytest.mark.parametrize("manager", ["admin"], indirect=True)
+def test_an_admin_cannot_invite_an_owner(manager, alice):
+    _membership, client = manager
+    response = client.post("/team/invitations/", {"email": "", "role": "owner"})
+    assert response.status_code == 400
+    assert not Invitation.objects.filter(team=alice.team).exists()
+
+
+def test_the_last_owner_cannot_demote_themselves(alice):
+    response = alice.client.post(
+        f"/team/members/{alice.membership.pk}/role/", {"role": "admin"}, follow=True
+    )
+    assert "A team needs at least one owner" in _messages(response)
+    assert _role(alice.membership) == Role.OWNER
+
+
+def test_the_last_owner_cannot_remove_themselves(alice):
+    response = alice.client.post(f"/team/members/{alice.membership.pk}/remove/", follow=True)
+    assert "Use 'Leave team' to remove yourself" in _messages(response)
+    assert Membership.objects.filter(pk=alice.membership.pk).exists()
+
+
+def test_the_last_owner_cannot_leave(alice, bob):
+    response = alice.client.post("/team/leave/", follow=True)
+    assert response.redirect_chain == [("/team/", 302)]
+    assert "The last owner cannot leave. Make someone else owner first." in _messages(response)
+    assert Membership.objects.filter(pk=alice.membership.pk).exists()
+
+
+def test_an_owner_can_step_down_once_there_is_another_owner(alice, erin):
+    target, _client = erin
+    alice.client.post(f"/team/members/{target.pk}/role/", {"role": "owner"})
+    alice.client.post(f"/team/members/{alice.membership.pk}/role/", {"role": "member"})
+    assert _role(alice.membership) == Role.MEMBER
+    assert _role(target) == Role.OWNER
+
+
+def test_an_owner_can_remove_another_owner(alice, erin):
+    target, _client = erin
+    Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
+    alice.client.post(f"/team/members/{target.pk}/remove/")
+    assert not Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_an_owner_can_leave_once_there_is_another_owner(alice, erin):
+    target, _client = erin
+    Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
+    response = alice.client.post("/team/leave/")
+    assert response["Location"] == "/teams/"
+    assert not Membership.objects.filter(pk=alice.membership.pk).exists()
+
+
+def test_a_member_can_leave(alice, bob):
+    response = bob.client.post("/team/leave/", follow=True)
+    assert response.redirect_chain == [("/teams/", 302)]
+    assert "You left Acme" in _messages(response)
+    assert not Membership.objects.filter(pk=bob.membership.pk).exists()
+    bob.user.refresh_from_db()
+    assert bob.user.current_team is None
+    assert bob.client.get("/team/")["Location"] == "/teams/"
+
+
+def test_leaving_is_post_only(bob):
+    assert bob.client.get("/team/leave/").status_code == 405
+    assert Membership.objects.filter(pk=bob.membership.pk).exists()
+
+
+@pytest.mark.parametrize("action", ["role", "remove"])
+def test_it_404s_for_another_teams_membership(alice, charlie, action):
+    response = alice.client.post(
+        f"/team/members/{charlie.membership.pk}/{action}/", {"role": "member"}
+    )
+    assert response.status_code == 404
+    assert _role(charlie.membership) == Role.OWNER
+
+
+def test_managing_acts_on_the_current_team_only(alice, charlie):
+    """Alice owns Globex too, but while Acme is current she cannot reach its members."""
+    Membership.objects.create(team=charlie.team, user=alice.user, role=Role.OWNER)
+    response = alice.client.post(f"/team/members/{charlie.membership.pk}/remove/")
+    assert response.status_code == 404
+    assert Membership.objects.filter(pk=charlie.membership.pk).exists()

@@ -1,0 +1,96 @@
+"""Every URL that takes an object id answers 404 for another team's object, and leaves it
+untouched. The URLconf is walked, so a new id URL fails
+``test_every_id_url_has_an_object_factory`` until it is mapped here."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+from django.db.models import Model
+from django.urls import reverse
+
+from pixdash.accounts.teams import create_invitation
+from tests.url_walk import routes
+
+# The admin is Django's, for superusers only (see test_admin.py).
+EXCLUDED = ("admin/",)
+
+
+@dataclass
+class IdUrl:
+    method: str
+    # Builds alice's (Acme's) object of the kind the URL takes.
+    make: Callable[[SimpleNamespace], Model]
+    data: dict | None = None
+
+
+ID_URLS: dict[str, IdUrl] = {
+    "member_role": IdUrl("post", lambda w: w.bob.membership, {"role": "owner"}),
+    "member_remove": IdUrl("post", lambda w: w.bob.membership),
+    "invitation_revoke": IdUrl(
+        "post",
+        lambda w: create_invitation(team=w.alice.team, invited_by=w.alice.user)[0],
+    ),
+    "key_revoke": IdUrl("post", lambda w: w.alice_key.api_key),
+}
+
+
+@pytest.fixture
+def world(alice, bob, alice_key):
+    return SimpleNamespace(alice=alice, bob=bob, alice_key=alice_key)
+
+
+def _id_routes():
+    return {route.name: route for route in routes(exclude_prefixes=EXCLUDED) if route.int_kwargs}
+
+
+def _snapshot(obj: Model) -> dict:
+    fresh = type(obj)._default_manager.get(pk=obj.pk)
+    return {field.attname: getattr(fresh, field.attname) for field in obj._meta.concrete_fields}
+
+
+def test_every_id_url_has_an_object_factory(db):
+    found = set(_id_routes())
+    assert found, "the walker found no id URLs; is it still looking in the right place?"
+    missing = found - set(ID_URLS)
+    stale = set(ID_URLS) - found
+    assert not missing, f"URLs taking an id without a tenancy case in ID_URLS: {sorted(missing)}"
+    assert not stale, f"ID_URLS entries for URLs that are gone: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("name", sorted(ID_URLS))
+def test_another_teams_object_answers_404_and_stays_untouched(world, charlie, name):
+    case = ID_URLS[name]
+    route = _id_routes()[name]
+    (keyword,) = route.int_kwargs
+    obj = case.make(world)
+    before = _snapshot(obj)
+
+    request = getattr(charlie.client, case.method)
+    response = request(route.url(**{keyword: obj.pk}), case.data or {})
+    assert response.status_code == 404
+    assert _snapshot(obj) == before
+
+
+@pytest.mark.parametrize("name", sorted(ID_URLS))
+def test_the_same_request_reaches_the_owner_teams_object(world, name):
+    """The control for the test above: alice's own request does not 404, so the 404 comes
+    from the team check and not from a malformed URL."""
+    case = ID_URLS[name]
+    route = _id_routes()[name]
+    (keyword,) = route.int_kwargs
+    obj = case.make(world)
+    request = getattr(world.alice.client, case.method)
+    response = request(route.url(**{keyword: obj.pk}), case.data or {})
+    assert response.status_code != 404
+
+
+@pytest.mark.parametrize("name", sorted(ID_URLS))
+def test_an_id_beyond_any_row_or_integer_range_answers_404(world, name):
+    case = ID_URLS[name]
+    (keyword,) = _id_routes()[name].int_kwargs
+    for pk in (2_000_000_000, 10**30):
+        url = reverse(name, kwargs={keyword: pk})
+        response = getattr(world.alice.client, case.method)(url, case.data or {})
+        assert response.status_code == 404, pk

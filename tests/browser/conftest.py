@@ -1,0 +1,101 @@
+"""Fixtures for tests that drive Debian's Chromium through Playwright against `live_server`.
+
+No browser is ever downloaded: we launch the system `chromium`. Where it is missing the
+browser tests skip, unless PIXDASH_REQUIRE_BROWSER=1 (set it in CI) turns that into a
+failure, so a broken image cannot silently drop the only end-to-end coverage we have.
+"""
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API drives the browser from an asyncio event loop that it registers as
+# the running loop of the main thread. Django's async-safety guard sees that loop and would
+# raise SynchronousOnlyOperation on every ORM call the test makes between browser steps
+# (creating users, checking keys). Those calls are still plain blocking calls: nothing runs
+# on the loop concurrently with them, and the live server answers requests in its own
+# threads, so turning the guard off is safe here. It is set at import time because the
+# guard reads the environment on every call and this module loads before any test runs.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("PIXDASH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and PIXDASH_REQUIRE_BROWSER=1 requires the browser tests")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        _unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser) -> Iterator[Callable]:
+    """Open a page in a fresh browser context (its own cookies, so its own session).
+
+    Uncaught JavaScript errors on any page fail the test at teardown.
+    """
+    contexts, errors = [], []
+
+    def open_page(**context_options):
+        context = browser.new_context(**{"viewport": DESKTOP, **context_options})
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, "JavaScript errors on the page:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def screenshot() -> Callable:
+    """Save a full-page screenshot to test-artifacts/screenshots/<name>.png for review."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
