@@ -15,18 +15,21 @@ is turned away before it costs memory or CPU:
    ``Image.open`` because ``Image.open`` runs Pillow's own decompression-bomb check, which
    at 89-179 megapixels only *warns* (and is a process-global, thread-unsafe setting to
    tune). Our limit (40 megapixels by default) is checked right after on the header's
-   width x height, so a 100-megapixel PNG of a few KB is a 400 and never decoded.
+   width x height, so a 100-megapixel PNG of a few KB is a 400 and never decoded. (Keep
+   any ``max_pixels`` below Pillow's ``MAX_IMAGE_PIXELS``, ~89 M, which is left untouched.)
 4. **Full decode** (truncated or corrupt data is a 400), then EXIF orientation is applied.
 5. **Re-encode** as PNG (alpha kept, everything else RGB) with no metadata at all: no
    EXIF (GPS, camera, artist), no text chunks, no ICC profile, no XMP. The SHA-256 is of
    the re-encoded bytes, so it names the stored object.
 
 Only steps 4-5 are expensive and they are blocking CPU work: call these functions off the
-event loop (``asyncio.to_thread`` / a worker), never inline in async code. Rough costs on
-one core for a 1024x1024 photo: decode ~15 ms (JPEG) to ~50 ms (PNG), PNG re-encode
-~150-250 ms at ``PNG_COMPRESS_LEVEL`` 1 (~700 ms at zlib's default 6, for ~10% smaller
-files); a 12-megapixel photo takes ~1.5 s to re-encode and can grow from ~1.5 MB as JPEG
-to ~11 MB as PNG. Nothing here is async and nothing here is cached.
+event loop (``asyncio.to_thread`` / a worker), never inline in async code. Measured on the
+2-core dev container for a 1024x1024 photo: decode ~10-50 ms (JPEG is the cheapest; ~35 ms
+is a fair planning figure), but the whole ``inspect_upload`` is ~0.2-0.4 s because the PNG
+re-encode dominates even at ``PNG_COMPRESS_LEVEL`` 1 (zlib's default 6 is ~3x slower for
+~10% fewer bytes). A 12-megapixel JPEG takes ~1.8 s and grows from ~1.5 MB to ~13 MB as
+PNG. ``make_thumbnail`` decodes JPEGs at reduced scale (~0.15 s even at 12 megapixels).
+Header-only rejections (size, type, pixel bombs) take well under a millisecond.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""The shared world: alice owns Acme and has an API key, bob is a member of Acme,
-charlie owns Globex. Tests name behaviour and include the other-team case."""
+"""The shared world: alice owns Acme (100 credits) and has an API key, bob is a member of
+Acme, charlie owns Globex (100 credits). Tests name behaviour and include the other-team
+case."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 
+from billing import ledger
 from pixdash.accounts.keys import create_api_key
 from pixdash.accounts.models import ApiKey, Membership, Role, Team, User
 from pixdash.accounts.teams import sign_up
@@ -31,14 +34,21 @@ def _person(email: str, name: str, team_name: str) -> Person:
     return Person(user, team, Membership.objects.get(user=user, team=team), client)
 
 
+STARTING_CREDITS = Decimal("100.00")
+
+
 @pytest.fixture
 def alice(db) -> Person:
-    return _person("alice@acme.test", "Alice", "Acme")
+    person = _person("alice@acme.test", "Alice", "Acme")
+    ledger.credit(team=person.team, amount=STARTING_CREDITS, reason="test world")
+    return person
 
 
 @pytest.fixture
 def charlie(db) -> Person:
-    return _person("charlie@globex.test", "Charlie", "Globex")
+    person = _person("charlie@globex.test", "Charlie", "Globex")
+    ledger.credit(team=person.team, amount=STARTING_CREDITS, reason="test world")
+    return person
 
 
 @pytest.fixture

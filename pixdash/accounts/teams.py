@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from pixdash.accounts.models import Invitation, Membership, Role, Team, User
+from pixdash.accounts.signals import user_signed_up
 
 
 class TeamRuleError(Exception):
@@ -51,7 +52,8 @@ def sign_up(*, email: str, password: str, name: str = "") -> User:
     """Create a user and their personal team, owned by them."""
     with transaction.atomic():
         user = User.objects.create_user(email=email, password=password, name=name)
-        create_team(owner=user, name=personal_team_name(user))
+        team = create_team(owner=user, name=personal_team_name(user))
+        user_signed_up.send(sender=User, user=user, team=team)
     return user
 
 

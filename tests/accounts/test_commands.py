@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from pixdash.accounts.keys import find_active_key
-from pixdash.accounts.management.commands.demologin import DEMO_EMAIL
+from billing.management.commands.demologin import DEMO_EMAIL
 from pixdash.accounts.models import Membership, Role, Team, User
 from tests.conftest import PASSWORD
 

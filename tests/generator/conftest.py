@@ -1,0 +1,82 @@
+"""Pipeline fixtures: a scriptable provider standing in for Gemini, and the invariants.
+
+The fake speaks our Provider protocol (generator/providers/base.py), so everything from
+the API to storage and billing is real; adapter-level fakes at the httpx transport live
+with the adapters' own tests.
+"""
+
+import asyncio
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from PIL import Image
+
+from generator.providers import registry
+from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
+from tests.ledger_audit import assert_ledger_invariants
+
+
+def png_bytes(width: int = 64, height: int = 64, color=(200, 80, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class ScriptedProvider:
+    """Answers each image with what ``script(request)`` returns: None for a PNG of the
+    requested size, or a ProviderError to raise. Records every request it saw."""
+
+    name: str = "gemini"
+    script: Callable[[ImageRequest], ProviderError | None] = lambda request: None
+    delay: float = 0.0
+    calls: list[ImageRequest] = field(default_factory=list)
+
+    async def generate(self, request: ImageRequest) -> ProviderImage:
+        self.calls.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        error = self.script(request)
+        if error is not None:
+            raise error
+        return ProviderImage(
+            data=png_bytes(request.width, request.height),
+            mime_type="image/png",
+            upstream_request_id=f"fake-{request.index}",
+        )
+
+
+@pytest.fixture
+def fake_gemini():
+    """Route every Gemini model (nano-banana…) to a ScriptedProvider for the test."""
+    provider = ScriptedProvider()
+    registry.overrides["gemini"] = lambda: provider
+    yield provider
+    registry.overrides.pop("gemini", None)
+
+
+def fail_index(index: int, error: ProviderError):
+    return lambda request: error if request.index == index else None
+
+
+SAFETY_BLOCK = ProviderError(
+    "The prompt was blocked by the safety filter.", code=ErrorCode.PROMPT_REJECTED
+)
+UPSTREAM_500 = ProviderError(
+    "Upstream answered 500.",
+    code=ErrorCode.UPSTREAM_UNAVAILABLE,
+    retryable=True,
+    upstream_status=500,
+)
+UPSTREAM_TIMEOUT = ProviderError(
+    "Upstream timed out.", code=ErrorCode.UPSTREAM_UNAVAILABLE, retryable=True
+)
+
+
+@pytest.fixture
+def audit_ledger(db):
+    """Check the money invariants after the test body."""
+    yield
+    assert_ledger_invariants()
