@@ -11,17 +11,19 @@ delivered; the unique (reference, kind) constraint turns a repeated settle into 
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from billing.models import SETTLEMENT_KINDS, CreditAccount, EntryKind, LedgerEntry
+from billing.models import CREDIT_DIGITS, SETTLEMENT_KINDS, CreditAccount, EntryKind, LedgerEntry
 from pixdash.accounts.models import ApiKey, Team, User
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+# Amounts must fit the ledger's DecimalField (12 digits before the point).
+LIMIT = Decimal(10) ** (CREDIT_DIGITS["max_digits"] - CREDIT_DIGITS["decimal_places"])
 
 
 class InsufficientCredits(Exception):
@@ -31,9 +33,14 @@ class InsufficientCredits(Exception):
 
 
 def _exact(amount: Decimal | int | str) -> Decimal:
-    value = Decimal(amount).quantize(CENT)
-    if value != Decimal(amount):
+    try:
+        value = Decimal(amount).quantize(CENT)
+    except InvalidOperation:  # not a number, infinite, or too long to quantize
+        raise ValueError(f"Not a credit amount: {amount!r}") from None
+    if value != Decimal(amount):  # also catches NaN, which equals nothing
         raise ValueError(f"Credit amounts have two decimal places at most, got {amount}")
+    if abs(value) >= LIMIT:
+        raise ValueError(f"Credit amounts must be below {LIMIT:,}, got {amount}")
     return value
 
 
@@ -128,6 +135,8 @@ def hold(
     """Reserve credits for a generation, or raise InsufficientCredits. Call inside the
     transaction that creates the generation, so a failed hold leaves no job behind."""
     amount = _exact(amount)
+    if amount < 0:  # _debit() of a negative amount would add credits
+        raise ValueError(f"A hold cannot be negative, got {amount}")
     with transaction.atomic():
         account = account_for(team)
         _debit(account, amount)

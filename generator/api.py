@@ -204,7 +204,7 @@ def _edit_spec(request) -> jobs.GenerationSpec:
         try:
             mask = images.inspect_mask(files["mask"].read(), param="mask", image=uploads[0])
         except images.ImageRejected as error:
-            raise ApiError(error.status, "invalid_request_error", error.message, "mask") from None
+            raise ApiError(error.status, error.code, error.message, "mask") from None
     return _spec(fields, uploads, mask)
 
 
@@ -225,7 +225,7 @@ def _inspect(upload, param: str) -> images.UploadedImage:
     try:
         return images.inspect_upload(upload.read(), param=param, max_bytes=max_bytes)
     except images.ImageRejected as error:
-        raise ApiError(error.status, "invalid_request_error", error.message, param) from None
+        raise ApiError(error.status, error.code, error.message, param) from None
 
 
 def _idempotency_key(request) -> str | None:
@@ -286,6 +286,7 @@ def _failure(generation: Generation) -> ApiError:
 def task_to_openai(request, generation: Generation) -> dict:
     task = TaskObject(
         id=f"task_{generation.public_id}",
+        object="image.task",
         status=generation.status,
         progress=generation.progress,
         created_at=int(generation.created_at.timestamp()),
@@ -304,7 +305,9 @@ def task_to_openai(request, generation: Generation) -> dict:
         )
     if generation.is_finished:
         task.usage = _usage(generation)
-    return task.model_dump(mode="json", exclude_none=True)
+    # exclude_unset, not exclude_none: the error object keeps "param": null (all four
+    # keys, API.md) and the result keeps "revised_prompt": null like the sync response.
+    return task.model_dump(mode="json", exclude_unset=True)
 
 
 # --- Endpoints -----------------------------------------------------------------------

@@ -360,7 +360,7 @@ class _Claim:
 
 def run(*, generation_id: int) -> None:
     """Run a queued job (Celery's entry). Raises RetryLater when a retry may succeed."""
-    claimed = _claim(generation_id)
+    claimed = _claim(generation_id, queued=True)
     if claimed is None:
         return
     try:
@@ -379,7 +379,7 @@ def run(*, generation_id: int) -> None:
 async def run_now(generation: Generation) -> Generation:
     """Run a job in the calling (async) web request. The database is touched in short
     steps on a worker thread, and no connection is held while the provider works."""
-    claimed = await _db_step(_claim, generation.pk)
+    claimed = await _db_step(_claim, generation.pk, queued=False)
     if claimed is None:
         return await _db_step(Generation.objects.get, pk=generation.pk)
     outcomes = await _render(claimed, None)
@@ -399,14 +399,15 @@ async def _db_step(function, *args, **kwargs):
     return await sync_to_async(step)()
 
 
-def _claim(generation_id: int) -> _Claim | None:
+def _claim(generation_id: int, *, queued: bool) -> _Claim | None:
     """Take the job: submitted, or processing under a lease that ran out (its worker
-    died). Returns None when another run holds it or it is finished."""
+    died). Returns None when another run holds it or it is finished. Workers take only
+    queued jobs and web requests only their own, so neither can run the other's."""
     now = timezone.now()
     token = uuid.uuid4()
     lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=Status.SUBMITTED) | Q(status=Status.PROCESSING, lease_expires_at__lt=now)
-    taken = Generation.objects.filter(claimable, pk=generation_id).update(
+    taken = Generation.objects.filter(claimable, pk=generation_id, is_async=queued).update(
         status=Status.PROCESSING,
         claim_token=token,
         lease_expires_at=now + lease,
@@ -548,7 +549,7 @@ def _deliver(claimed: _Claim, outcomes: list[Outcome]) -> Generation:
             failures.append(outcome.error)
             continue
         try:
-            stored.append(_store_output(generation, outcome.index, outcome.image))
+            stored.append(_store_output(generation, outcome.index, outcome.image, claimed.token))
         except imaging.ImageRejected as error:
             logger.warning("provider returned an unusable image for %s: %s", generation, error)
             failures.append(
@@ -610,13 +611,16 @@ def _failure_summary(n: int, delivered: int, failures: list[ProviderError]) -> t
     return first.code, first.message
 
 
-def _store_output(generation: Generation, index: int, image: ProviderImage) -> OutputImage:
-    """Write one image and its thumbnail under names derived from the job, so a second
-    run overwrites rather than duplicates."""
+def _store_output(
+    generation: Generation, index: int, image: ProviderImage, token: uuid.UUID
+) -> OutputImage:
+    """Write one image and its thumbnail under names derived from the job and the claim.
+    A run that lost its claim deletes what it stored (see _deliver); with names shared by
+    every run it would first overwrite, then delete the files of the run that finished."""
     data, mime_type = imaging.convert_format(image.data, output_format=generation.output_format)
     mime_type, width, height = imaging.probe_output(data)
     extension = mime_type.split("/")[1].replace("jpeg", "jpg")
-    stem = f"{generation.team_id}/{generation.public_id}-{index}"
+    stem = f"{generation.team_id}/{generation.public_id}-{index}-{token.hex[:8]}"
     file_name = _save_file(f"outputs/{stem}.{extension}", data)
     thumb_name = _save_file(f"thumbs/{stem}.webp", imaging.make_thumbnail(data))
     return OutputImage(
@@ -634,8 +638,6 @@ def _store_output(generation: Generation, index: int, image: ProviderImage) -> O
 
 
 def _save_file(name: str, data: bytes) -> str:
-    if default_storage.exists(name):
-        default_storage.delete(name)
     return default_storage.save(name, ContentFile(data))
 
 

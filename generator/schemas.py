@@ -57,6 +57,14 @@ class ImageRequestFields(BaseModel):
             return int(value)
         return value
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value):
+        # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 at the INSERT.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, value: str) -> str:

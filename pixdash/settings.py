@@ -273,15 +273,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 4, minimum=1)
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SOFT_TIME_LIMIT = PIXDASH_JOB_TIME_LIMIT
-CELERY_TASK_TIME_LIMIT = PIXDASH_JOB_TIME_LIMIT + 30
+CELERY_TASK_TIME_LIMIT = PIXDASH_JOB_TIME_LIMIT + max(5, PIXDASH_JOB_TIME_LIMIT // 10)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis redelivers an unacknowledged task after the visibility timeout; it must exceed
     # the hard time limit or long tasks run twice. A worker killed mid-task is redelivered
     # after this long.
+    # Workers look for such abandoned messages every PIXDASH_BROKER_RESTORE_INTERVAL
+    # seconds (kombu's default scans only every 100 s).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int(
             "PIXDASH_BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60, minimum=10
-        )
+        ),
+        "unacked_restore_interval": env_int("PIXDASH_BROKER_RESTORE_INTERVAL", 10, minimum=1),
+        "unacked_restore_throttle": 1,
     }
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0}

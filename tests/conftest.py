@@ -2,6 +2,7 @@
 Acme, charlie owns Globex (100 credits). Tests name behaviour and include the other-team
 case."""
 
+import importlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -85,3 +86,18 @@ def bob_key(bob) -> Key:
 @pytest.fixture
 def charlie_key(charlie) -> Key:
     return Key(*create_api_key(team=charlie.team, created_by=charlie.user, name="globex"))
+
+
+@pytest.fixture(autouse=True)
+def _catalog_seeded(request):
+    """Transactional tests flush every table, the seeded model catalog included; put it
+    back for tests that use the database, as a fresh install would have it."""
+    if not {"db", "transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("db" if "db" in request.fixturenames else "transactional_db")
+    from generator.models import ImageModel
+
+    if not ImageModel.objects.exists():
+        seed = importlib.import_module("generator.migrations.0002_seed_catalog").SEED
+        for row in seed:
+            ImageModel.objects.create(**row)

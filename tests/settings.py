@@ -18,6 +18,11 @@ from pixdash.settings import *  # noqa: E402,F403
 # Hashing passwords with PBKDF2 costs ~0.2 s per user; tests create hundreds.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: end-to-end tests run the web server and Celery worker as
+    # separate processes against the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}  # noqa: F405
+
 # Serve static files from the source folders: tests run without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -1,10 +1,11 @@
 """Walk the project's URL patterns, so whole-site tests (CSRF, tenancy) notice new URLs
 instead of silently covering fewer of them."""
 
+import re
 import uuid
 from dataclasses import dataclass
 
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import (
     IntConverter,
     PathConverter,
@@ -12,6 +13,7 @@ from django.urls.converters import (
     StringConverter,
     UUIDConverter,
 )
+from django.urls.resolvers import RoutePattern
 
 # A placeholder that no test object has, per converter, for probing a URL.
 _PLACEHOLDERS = {
@@ -21,13 +23,20 @@ _PLACEHOLDERS = {
     PathConverter: "probe",
     UUIDConverter: uuid.UUID(int=0),
 }
+_PARAMETER = re.compile(r"<(?:[^>:]+:)?(?P<keyword>\w+)>")
 
 
 @dataclass(frozen=True)
 class Route:
-    name: str  # namespaced, ready for reverse()
+    name: str  # namespaced ("admin:index"), or "" for an unnamed pattern
     route: str  # the pattern as written, e.g. "team/members/<int:pk>/role/"
     converters: dict  # keyword -> converter instance
+    is_route_pattern: bool  # path() all the way down, so url() can fill it in
+
+    @property
+    def label(self) -> str:
+        """How tests key this URL: its name, or its route when it has none."""
+        return self.name or self.route
 
     @property
     def int_kwargs(self) -> list[str]:
@@ -35,36 +44,37 @@ class Route:
 
     def url(self, **kwargs) -> str:
         """The URL with ``kwargs``, placeholders for the rest."""
-        values = {}
-        for keyword, converter in self.converters.items():
+        assert self.is_route_pattern, f"{self.route}: re_path() URLs need a case of their own"
+
+        def fill(match: re.Match) -> str:
+            keyword = match["keyword"]
+            converter = self.converters[keyword]
             if keyword in kwargs:
-                values[keyword] = kwargs[keyword]
-            elif type(converter) in _PLACEHOLDERS:
-                values[keyword] = _PLACEHOLDERS[type(converter)]
-            else:
-                raise AssertionError(f"{self.route}: no placeholder for {converter!r}")
-        return reverse(self.name, kwargs=values)
+                return converter.to_url(kwargs[keyword])
+            placeholder = _PLACEHOLDERS.get(type(converter))
+            assert placeholder is not None, f"{self.route}: no placeholder for {converter!r}"
+            return converter.to_url(placeholder)
+
+        return "/" + _PARAMETER.sub(fill, self.route)
 
 
-def _walk(patterns, prefix: str, namespace: str, converters: dict):
+def _walk(patterns, prefix: str, namespace: str, converters: dict, is_route: bool):
     for entry in patterns:
-        route = prefix + str(entry.pattern).lstrip("^").rstrip("$")
+        route = prefix + str(entry.pattern)
         merged = {**converters, **entry.pattern.converters}
+        both_route = is_route and isinstance(entry.pattern, RoutePattern)
         if isinstance(entry, URLResolver):
             inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _walk(entry.url_patterns, route, inner, merged)
+            yield from _walk(entry.url_patterns, route, inner, merged, both_route)
         elif isinstance(entry, URLPattern):
             name = namespace + entry.name if entry.name else ""
-            yield Route(name=name, route=route, converters=merged)
+            yield Route(name=name, route=route, converters=merged, is_route_pattern=both_route)
 
 
 def routes(*, exclude_prefixes: tuple[str, ...] = ()) -> list[Route]:
     """Every URL pattern of the root URLconf, minus those under ``exclude_prefixes``."""
-    found = [
+    return [
         route
-        for route in _walk(get_resolver().url_patterns, "", "", {})
-        if not route.route.startswith(exclude_prefixes)
+        for route in _walk(get_resolver().url_patterns, "", "", {}, True)
+        if not route.route.lstrip("^").startswith(exclude_prefixes)
     ]
-    unnamed = [route.route for route in found if not route.name]
-    assert not unnamed, f"Name these URL patterns so tests can cover them: {unnamed}"
-    return found

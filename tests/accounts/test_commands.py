@@ -1,12 +1,14 @@
 """The accounts management commands print what a script needs on the last line."""
 
+import re
 from io import StringIO
 
 import pytest
+from django.core import mail
 from django.core.management import CommandError, call_command
 
-from pixdash.accounts.keys import find_active_key
 from billing.management.commands.demologin import DEMO_EMAIL
+from pixdash.accounts.keys import find_active_key
 from pixdash.accounts.models import Membership, Role, Team, User
 from tests.conftest import PASSWORD
 
@@ -33,10 +35,15 @@ def test_createteam_creates_a_missing_owner_and_prints_the_slug_last(db):
     assert dana.current_team == team
 
 
-def test_createteam_without_a_password_leaves_a_new_owner_unable_to_log_in(db):
+def test_createteam_without_a_password_lets_the_new_owner_set_one_by_reset(client, db):
     _run("createteam", "--owner", "dana@example.test", "--name", "Dana Co")
-    dana = User.objects.get(email="dana@example.test")
-    assert not dana.has_usable_password()
+    client.post("/accounts/password/reset/", {"email": "dana@example.test"})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", mail.outbox[0].body)
+    form_url = client.get(link.group(1))["Location"]
+    new = "a long and unusual passphrase 42"
+    client.post(form_url, {"new_password1": new, "new_password2": new})
+    assert User.objects.get(email="dana@example.test").check_password(new)
 
 
 def test_createteam_reuses_an_existing_user_in_any_case(alice):

@@ -235,7 +235,7 @@ def test_every_dashboard_post_url_has_a_csrf_case(alice):
         client = Client()
         client.force_login(alice.user)
         if client.post(route.url()).status_code != 405:
-            takes_post.add(route.name)
+            takes_post.add(route.label)
     missing = takes_post - set(CASES)
     stale = set(CASES) - takes_post
     assert not missing, f"POST URLs without a CSRF case; add them to CASES: {sorted(missing)}"

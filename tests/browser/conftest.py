@@ -11,14 +11,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 # Playwright's sync API drives the browser from an asyncio event loop that it registers as
-# the running loop of the main thread. Django's async-safety guard sees that loop and would
-# raise SynchronousOnlyOperation on every ORM call the test makes between browser steps
-# (creating users, checking keys). Those calls are still plain blocking calls: nothing runs
-# on the loop concurrently with them, and the live server answers requests in its own
-# threads, so turning the guard off is safe here. It is set at import time because the
-# guard reads the environment on every call and this module loads before any test runs.
+# the running loop of the main thread, from sync_playwright() until it exits. Django's
+# async-safety guard sees that loop and would raise SynchronousOnlyOperation on every ORM
+# call made in the main thread meanwhile: the test's own checks between browser steps, and,
+# because the browser lives for the whole session, every later test in the run too. Those
+# calls are still plain blocking calls (nothing runs on the loop concurrently with them, and
+# the live server answers requests in its own threads), so turning the guard off is safe.
+# It is set at import, process-wide, for that reason; the guard reads it on every call.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM_ARGS = [
@@ -50,10 +52,6 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS

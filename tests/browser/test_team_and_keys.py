@@ -143,3 +143,23 @@ def test_the_create_key_button_is_reachable_with_the_keyboard(new_page, live_ser
         if create.evaluate("el => el === document.activeElement"):
             break
     expect(create).to_be_focused()
+
+
+def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page, live_server):
+    # The switcher used to send next=/keys/new/, a POST-only URL that answers GET with 405.
+    page = new_page()
+    _sign_up(page, live_server, name="Sam", email="sam@example.test")
+    page.goto(f"{live_server.url}/teams/")
+    page.get_by_label("Team name", exact=True).fill("Side project")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Side project")
+
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name", exact=True).fill("Script")
+    page.get_by_role("button", name="Create key").click()
+    expect(page).to_have_url(f"{live_server.url}/keys/new/")
+    expect(page.get_by_role("link", name="API keys")).to_have_attribute("aria-current", "page")
+
+    page.get_by_label("Current team").select_option(label="Sam's team")
+    expect(page.get_by_role("status")).to_contain_text("Switched to Sam's team.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sam's team")

@@ -1,3 +1,5 @@
+import secrets
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -20,8 +22,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.filter(email=email).first()
             if user is None:
-                user = User.objects.create_user(email=email, password=password)
-                self.stderr.write(f"Created user {email}")
+                # Without --password the owner picks one through "Forgot your password?".
+                # A random, never-shown password rather than Django's unusable marker,
+                # because password reset silently skips users with an unusable password.
+                user = User.objects.create_user(
+                    email=email, password=password or secrets.token_urlsafe(32)
+                )
+                hint = "" if password else "; they set a password via 'Forgot your password?'"
+                self.stderr.write(f"Created user {email}{hint}")
             elif password:
                 raise CommandError(f"{email} already exists; --password applies to new users")
             team = create_team(owner=user, name=name)
