@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
@@ -194,6 +195,8 @@ def _edit_spec(request) -> jobs.GenerationSpec:
         form, files = request.POST, request.FILES
     except (RequestDataTooBig, TooManyFilesSent) as error:
         raise ApiError(413, "request_too_large", str(error)) from None
+    except MultiPartParserError as error:
+        raise ApiError(400, "invalid_request_error", f"Malformed multipart body: {error}") from None
     fields = _validate(ImageEditRequest, {key: form.get(key) for key in form})
     parts = _image_parts(files)
     if not parts:

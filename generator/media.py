@@ -36,8 +36,12 @@ def media_signed(request: HttpRequest, token: str):
     except signing.BadSignature:
         raise Http404("No such image.") from None
     pk, _, which = value.partition(".")
-    output = OutputImage.objects.filter(pk=pk).first()
-    if output is None or which not in (_ORIGINAL, _THUMBNAIL):
+    # Validly signed but not ours (another format, a SECRET_KEY_FALLBACKS era): a 404,
+    # not a ValueError from the query.
+    if not (pk.isascii() and pk.isdigit()) or which not in (_ORIGINAL, _THUMBNAIL):
+        raise Http404("No such image.")
+    output = OutputImage.objects.filter(pk=int(pk)).first()
+    if output is None:
         raise Http404("No such image.")
     return serve_image(output, thumbnail=which == _THUMBNAIL)
 

@@ -13,16 +13,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-# Playwright's sync API drives the browser from an asyncio event loop that it registers as
-# the running loop of the main thread, from sync_playwright() until it exits. Django's
-# async-safety guard sees that loop and would raise SynchronousOnlyOperation on every ORM
-# call made in the main thread meanwhile: the test's own checks between browser steps, and,
-# because the browser lives for the whole session, every later test in the run too. Those
-# calls are still plain blocking calls (nothing runs on the loop concurrently with them, and
-# the live server answers requests in its own threads), so turning the guard off is safe.
-# It is set at import, process-wide, for that reason; the guard reads it on every call.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -50,9 +40,21 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path):
-    with sync_playwright() as playwright:
+    # Playwright's sync API drives the browser from an asyncio event loop that it registers
+    # as the running loop of the main thread until sync_playwright() exits. Django's
+    # async-safety guard sees that loop and would raise SynchronousOnlyOperation on every
+    # ORM call made in the main thread meanwhile: the test's own checks between browser
+    # steps and the database flush after each test. Those are still plain blocking calls:
+    # nothing runs on the loop concurrently with them, and the live server answers requests
+    # in its own threads, so the guard can safely be off.
+    #
+    # It is off only while the browser is up (module scope, restored on exit), not set
+    # process-wide: the tests/e2e processes inherit os.environ, and the real ASGI server
+    # must keep the guard that catches ORM calls from async code.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
         )

@@ -83,12 +83,18 @@ def test_a_new_user_invites_a_teammate_who_joins_through_the_link(
     grace.refresh_from_db()
     assert grace.current_team == team
 
-    page.reload()
+    # goto, not reload: this page is the response to the invitation POST, and reloading
+    # it would submit the form again and create a second invitation.
+    page.goto(f"{live_server.url}/team/")
     members = page.locator("section", has=page.locator("#members-title"))
     expect(members.locator(".count")).to_have_text("2")
     grace_row = members.get_by_role("row").filter(has_text="grace@example.test")
     expect(grace_row).to_contain_text("Grace")
     expect(grace_row.get_by_label("Role of grace@example.test")).to_have_value("member")
+    expect(page.get_by_role("heading", name="Pending invitations")).to_have_count(0)
+    invitation.refresh_from_db()
+    assert invitation.status == "accepted"
+    assert invitation.accepted_by == grace
     screenshot(page, "team")
 
 
@@ -104,7 +110,7 @@ def test_a_key_is_shown_once_works_and_is_revoked_in_place(new_page, live_server
     page.get_by_role("button", name="Create key").click()
     new_key = page.get_by_test_id("new-key")
     expect(new_key).to_have_text(re.compile(r"^pd_live_[0-9A-Za-z]{38}$"))
-    raw = new_key.inner_text()
+    raw = new_key.inner_text().strip()
     api_key = find_active_key(raw)
     assert api_key is not None
     assert api_key.team.name == "Linus's team"
@@ -143,6 +149,7 @@ def test_the_create_key_button_is_reachable_with_the_keyboard(new_page, live_ser
         if create.evaluate("el => el === document.activeElement"):
             break
     expect(create).to_be_focused()
+    assert create.evaluate("el => el.matches(':focus-visible')"), "no visible focus ring"
 
 
 def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page, live_server):

@@ -47,7 +47,9 @@ def test_the_catalog_is_ordered_for_display(db):
     ]
 
 
-@pytest.mark.parametrize("name", ["NANO-BANANA", "Nano-Banana", " nano-banana ", "Gemini-2.5-Flash-Image"])
+@pytest.mark.parametrize(
+    "name", ["NANO-BANANA", "Nano-Banana", " nano-banana ", "Gemini-2.5-Flash-Image"]
+)
 def test_aliases_and_ids_resolve_in_any_case(db, name):
     assert catalog.resolve(name).public_id == "gemini-2.5-flash-image"
 
@@ -124,7 +126,8 @@ def test_ratio_distance_is_symmetric_on_a_log_scale(db):
 
 
 @pytest.mark.parametrize(
-    "size", ["big", "1024", "1024x", "x1024", "1024*1024", "0x1024", "1024x0", "0:1", "-1x5", "1.5:1"]
+    "size",
+    ["big", "1024", "1024x", "x1024", "1024*1024", "0x1024", "1024x0", "0:1", "-1x5", "1.5:1"],
 )
 def test_junk_sizes_are_a_value_error(db, size):
     with pytest.raises(ValueError):

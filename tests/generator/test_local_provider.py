@@ -152,9 +152,9 @@ def test_an_edit_is_graded_by_its_prompt():
 def test_an_edit_fits_a_differently_shaped_input_to_the_requested_size():
     image = as_input(pattern(3, size=(300, 500)), "JPEG")
 
-    result = render(make_request(width=1344, height=768, images=(image,)))
+    result = render(make_request(width=448, height=256, images=(image,)))
 
-    assert Image.open(io.BytesIO(result.data)).size == (1344, 768)
+    assert Image.open(io.BytesIO(result.data)).size == (448, 256)
 
 
 def test_a_transparent_input_is_edited():
@@ -168,7 +168,7 @@ def test_a_transparent_input_is_edited():
 
 def test_a_three_image_edit_shows_every_input_in_its_panel():
     inputs = [pattern(seed) for seed in (1, 2, 3)]
-    size = (1344, 768)
+    size = (672, 384)
 
     result = render(
         make_request(width=size[0], height=size[1], images=tuple(map(as_input, inputs)))
