@@ -135,7 +135,15 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'pixdash.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    if not DEBUG:
+        # Production names its database on purpose, even when it is SQLite.
+        raise ImproperlyConfigured(
+            "DATABASE_URL is required when PIXDASH_DEBUG is off, e.g. "
+            "postgres://user@host/pixdash or sqlite:////var/lib/pixdash/pixdash.sqlite3"
+        )
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'pixdash.sqlite3'}"
 # CONN_MAX_AGE stays 0: persistent connections leak under ASGI's per-request threads.
 # PostgreSQL gets Django's psycopg pool instead.
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}

@@ -12,6 +12,7 @@ os.environ.setdefault("PIXDASH_DEBUG", "0")
 os.environ.setdefault("PIXDASH_HTTPS", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 os.environ.setdefault("PIXDASH_DATA_DIR", tempfile.mkdtemp(prefix="pixdash-tests-"))
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{os.environ['PIXDASH_DATA_DIR']}/pixdash.sqlite3")
 
 from pixdash.settings import *  # noqa: E402,F403
 

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = {"SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "pixdash.example"}
+PRODUCTION = {
+    "SECRET_KEY": "s" * 50,
+    "ALLOWED_HOSTS": "pixdash.example",
+    "DATABASE_URL": "sqlite:////tmp/pixdash-settings-test.sqlite3",
+}
 
 
 def _boot(tmp_path, code="import django; django.setup()", **env) -> subprocess.CompletedProcess:
@@ -40,6 +44,11 @@ def _refused(result, message: str) -> None:
 def test_production_without_a_secret_key_refuses_to_start(tmp_path):
     result = _boot(tmp_path, PIXDASH_DEBUG="0", ALLOWED_HOSTS="pixdash.example")
     _refused(result, "SECRET_KEY is required when PIXDASH_DEBUG is off")
+
+
+def test_production_without_a_database_url_refuses_to_start(tmp_path):
+    result = _boot(tmp_path, PIXDASH_DEBUG="0", SECRET_KEY="s" * 50, ALLOWED_HOSTS="x.example")
+    _refused(result, "DATABASE_URL is required when PIXDASH_DEBUG is off")
 
 
 def test_debug_defaults_to_off_so_a_bare_environment_refuses_to_start(tmp_path):

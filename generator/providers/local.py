@@ -505,9 +505,9 @@ def _render_edit(
     return Image.composite(base, styled, keep)
 
 
-def _open(image: InputImage, *, draft: tuple[int, int] | None = None, mode: str) -> Image.Image:
-    """Decodes one input to `mode` ("RGBA" or "L"). Anything Pillow cannot read or convert
-    is the caller's bad request: Pillow raises many exception types for corrupt data."""
+def _open(image: InputImage, *, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Decodes one input to RGBA if it has transparency, else RGB. Anything Pillow cannot
+    read or convert is the caller's bad request: Pillow raises many types for corrupt data."""
     try:
         decoded = Image.open(io.BytesIO(image.data))
         if draft:
@@ -516,13 +516,13 @@ def _open(image: InputImage, *, draft: tuple[int, int] | None = None, mode: str)
         decoded.load()
         decoded = ImageOps.exif_transpose(decoded)
         has_alpha = decoded.mode in ("RGBA", "LA", "PA") or "transparency" in decoded.info
-        return decoded.convert(mode if mode == "L" or has_alpha else "RGB")
+        return decoded.convert("RGBA" if has_alpha else "RGB")
     except Exception as exc:
         raise _bad_request("An input image could not be decoded.") from exc
 
 
 def _decode(image: InputImage, palette: Palette, size: tuple[int, int]) -> Image.Image:
-    decoded = _open(image, draft=size, mode="RGBA")
+    decoded = _open(image, draft=size)
     if decoded.mode == "RGBA":
         # Transparent inputs sit on the palette's colour rather than on black.
         backdrop = Image.new("RGBA", decoded.size, (*palette.mid, 255))
@@ -636,7 +636,7 @@ def _keep_mask(
     first image cannot be lined up with it and is ignored (the whole picture is edited),
     which is friendlier for a demo than refusing the request.
     """
-    mask = _open(mask_input, mode="RGBA")
+    mask = _open(mask_input)
     if abs(math.log(mask.width * first.height / (mask.height * first.width))) > 0.02:
         return None
     # Without an alpha channel, read it the common inpainting way: white = edit.
