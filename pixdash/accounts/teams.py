@@ -141,10 +141,18 @@ def create_invitation(
     """Create an invitation and return it with its token (shown once, stored as a digest)."""
     if role not in (Role.ADMIN, Role.MEMBER):
         raise TeamRuleError("Invite as admin or member; promote to owner after joining.")
+    email = email.strip().lower()
+    if email and Membership.objects.filter(team=team, user__email=email).exists():
+        raise TeamRuleError(f"{email} is already a member of {team}.")
+    if email:
+        # A new invitation to the same address replaces the old one: one live link each.
+        Invitation.objects.filter(
+            team=team, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         team=team,
-        email=email.strip().lower(),
+        email=email,
         role=role,
         token_digest=_token_digest(token),
         invited_by=invited_by,

@@ -100,11 +100,12 @@ def test_a_new_user_accepts_by_signing_up(alice):
     assert f'href="/accounts/signup/?next={url}"' in html
 
     signed_up = visitor.post(
-        "/accounts/signup/", {"email": "dana@example.test", "password": STRONG, "next": url}
+        "/accounts/signup/",
+        {"email": "dana@example.test", "password": STRONG, "next": url},
+        follow=True,
     )
-    assert signed_up["Location"] == url
-    accepted = visitor.post(url, follow=True)
-    assert "You joined Acme" in _messages(accepted)
+    assert signed_up.redirect_chain[-1][0] == "/team/"
+    assert "You joined Acme" in _messages(signed_up)
 
     dana = User.objects.get(email="dana@example.test")
     assert Membership.objects.get(team=alice.team, user=dana).role == Role.ADMIN
@@ -238,3 +239,18 @@ def test_it_404s_for_another_teams_invitation(alice, charlie):
 def test_another_teams_invitations_are_not_listed(alice, charlie):
     create_invitation(team=charlie.team, invited_by=charlie.user, email="dana@example.test")
     assert "dana@example.test" not in alice.client.get("/team/").content.decode()
+
+
+def test_inviting_a_member_again_is_refused_with_a_message(alice, bob):
+    response = alice.client.post("/team/invitations/", {"email": "bob@acme.test", "role": "member"})
+    assert response.status_code == 400
+    assert "bob@acme.test is already a member of Acme" in response.content.decode()
+    assert not Invitation.objects.filter(team=alice.team, email="bob@acme.test").exists()
+
+
+def test_a_new_invitation_to_the_same_address_replaces_the_old_link(alice):
+    _first, old_token = _invite(alice.client, email="dana@example.test")
+    _second, new_token = _invite(alice.client, email="dana@example.test")
+    assert Client().get(f"/invitations/{old_token}/").status_code == 410
+    assert Client().get(f"/invitations/{new_token}/").status_code == 200
+    assert Invitation.objects.filter(team=alice.team, revoked_at__isnull=True).count() == 1

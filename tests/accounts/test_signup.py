@@ -89,7 +89,7 @@ def test_an_empty_post_shows_the_required_fields(client, db):
     assert not User.objects.exists()
 
 
-def test_sign_up_through_an_invitation_prefills_and_returns_to_it(client, alice):
+def test_sign_up_through_an_invitation_prefills_and_joins_the_team(client, alice):
     invitation, token = create_invitation(
         team=alice.team, invited_by=alice.user, email="dana@example.test"
     )
@@ -107,12 +107,11 @@ def test_sign_up_through_an_invitation_prefills_and_returns_to_it(client, alice)
         {"email": "dana@example.test", "password": STRONG, "next": next_url},
     )
     assert response.status_code == 302
-    assert response["Location"] == next_url
+    assert response["Location"] == "/team/"
 
-    accepted = client.post(next_url)
-    assert accepted.status_code == 302
     dana = User.objects.get(email="dana@example.test")
     assert Membership.objects.get(user=dana, team=alice.team).role == Role.MEMBER
+    assert dana.current_team == alice.team
     invitation.refresh_from_db()
     assert invitation.accepted_by == dana
 
@@ -148,8 +147,15 @@ def test_closed_sign_up_lets_the_holder_of_a_pending_invitation_in(client, alice
         "/accounts/signup/", {"email": "dana@example.test", "password": STRONG, "next": next_url}
     )
     assert response.status_code == 302
-    assert response["Location"] == next_url
     assert User.objects.filter(email="dana@example.test").exists()
+
+    # The link was used up by that sign-up: it cannot open the instance to anyone else.
+    stranger = Client()
+    again = stranger.post(
+        "/accounts/signup/", {"email": "eve@example.test", "password": STRONG, "next": next_url}
+    )
+    assert again.status_code == 403
+    assert not User.objects.filter(email="eve@example.test").exists()
 
 
 @pytest.mark.parametrize("spoil", ["revoked_at", "accepted_at", "expires_at"])

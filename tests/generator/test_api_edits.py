@@ -178,6 +178,19 @@ def test_another_teams_edit_is_stored_and_charged_under_that_team(
     assert ledger.balance(alice.team) == Decimal("100.00")
 
 
+def test_the_type_is_sniffed_from_the_bytes_not_the_name_or_part_type(
+    client, alice_key, fake_gemini
+):
+    jpeg = io.BytesIO()
+    Image.new("RGB", (64, 64), (0, 128, 0)).save(jpeg, "JPEG")
+
+    response = edit(client, alice_key, {"image": upload(jpeg.getvalue(), "notes.txt", "text/html")})
+
+    assert response.status_code == 200, response.content
+    (call,) = fake_gemini.calls
+    assert call.images[0].data.startswith(b"\x89PNG")  # re-encoded before upstream use
+
+
 # --- Refused uploads -----------------------------------------------------------------
 
 

@@ -11,14 +11,16 @@ import types
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
+from asgiref.sync import sync_to_async
 from PIL import Image
 
 from billing import ledger
-from generator.models import Generation, OutputImage, Status
+from generator import jobs
+from generator.models import Generation, OutputImage, Source, Status
 from pixdash.accounts.keys import create_api_key
 from tests.conftest import Key
 from tests.generator.conftest import SAFETY_BLOCK, UPSTREAM_500, fail_index
+from tests.ledger_audit import assert_ledger_invariants
 
 URL = "/v1/images/generations"
 
@@ -403,16 +405,52 @@ def test_idempotency_keys_are_scoped_to_the_team(
     assert balance(alice) == balance(charlie) == Decimal("98.00")
 
 
+def test_a_duplicate_while_the_first_still_runs_is_a_retryable_409(
+    client, alice, alice_key, fake_gemini
+):
+    # The first request is mid-flight: submitted and held, not finished.
+    spec = jobs.GenerationSpec(model="nano-banana", prompt="a fox", size="auto")
+    jobs.submit(
+        team=alice.team,
+        spec=spec,
+        source=Source.API,
+        is_async=False,
+        api_key=alice_key.api_key,
+        idempotency_key="busy",
+    )
+
+    response = generate(
+        client,
+        alice_key,
+        {"model": "nano-banana", "prompt": "a fox"},
+        **{"Idempotency-Key": "busy"},
+    )
+
+    assert_error(response, 409, "idempotency_in_progress")
+    assert response.get("x-should-retry") != "false"
+    assert fake_gemini.calls == []
+    assert Generation.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", ["", "   ", "k" * 256])
+def test_a_malformed_idempotency_key_is_a_400(client, alice, alice_key, fake_gemini, value):
+    response = generate(
+        client, alice_key, {"model": "nano-banana", "prompt": "a fox"}, **{"Idempotency-Key": value}
+    )
+
+    assert_error(response, 400, "invalid_request_error", "Idempotency-Key")
+    assert fake_gemini.calls == []
+    assert balance(alice) == Decimal("100.00")
+
+
 # --- Rate limit and method -----------------------------------------------------------
 
 
 @pytest.fixture
 def frozen_minute(monkeypatch):
-    """A clean cache and a clock fixed 10 s into a minute, so the window cannot roll over."""
-    cache.clear()
+    """A clock fixed 10 s into a minute, so the window cannot roll over mid-test (the cache
+    is cleared around every test by tests/generator/conftest.py)."""
     monkeypatch.setattr("generator.api.time", types.SimpleNamespace(time=lambda: 1_800_000_010.0))
-    yield
-    cache.clear()
 
 
 def test_it_429s_with_retry_after_past_the_keys_rate_limit(
@@ -464,3 +502,32 @@ def test_a_nul_character_is_a_400_not_a_500(client, alice, alice_key, fake_gemin
     assert_error(response, 400, "invalid_request_error", param)
     assert fake_gemini.calls == []
     assert balance(alice) == Decimal("100.00")
+
+
+# --- Under ASGI ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_it_answers_the_same_through_the_asgi_handler(
+    async_client, alice, alice_key, fake_gemini
+):
+    # The async client runs the view on the event loop as the ASGI server does; its
+    # database work happens on other threads, hence a transactional database here.
+    response = await async_client.post(
+        URL,
+        data={"model": "nano-banana", "prompt": "a fox", "n": 2},
+        content_type="application/json",
+        headers=alice_key.headers,
+    )
+
+    assert response.status_code == 200, response.content
+    assert response["X-Request-Id"].startswith("req_")
+    assert response.json()["usage"] == {"images": 2, "credits": "4.00"}
+    assert await sync_to_async(ledger.balance)(alice.team) == Decimal("96.00")
+    await sync_to_async(assert_ledger_invariants)()

@@ -438,6 +438,16 @@ def test_a_run_of_a_job_another_run_holds_does_nothing(alice, fake_gemini):
     assert not ledger.is_settled(generation.public_id)
 
 
+def test_a_worker_run_does_not_take_a_sync_job(alice, fake_gemini):
+    generation = submit(alice, is_async=False)
+
+    jobs.run(generation_id=generation.pk)  # e.g. a stray message with this id
+
+    assert fake_gemini.calls == []
+    assert fresh(generation).status == Status.SUBMITTED
+    assert async_to_sync(jobs.run_now)(generation).status == Status.COMPLETED
+
+
 def test_a_processing_job_whose_lease_ran_out_is_reclaimed_and_finishes_once(
     alice, fake_gemini, media
 ):

@@ -36,12 +36,16 @@ def invitation_create(request):
     form = InvitationForm(request.POST)
     if not form.is_valid():
         return render_team(request, invitation_form=form, status=400)
-    invitation, token = create_invitation(
-        team=request.team,
-        invited_by=request.user,
-        email=form.cleaned_data["email"],
-        role=form.cleaned_data["role"],
-    )
+    try:
+        invitation, token = create_invitation(
+            team=request.team,
+            invited_by=request.user,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+        )
+    except TeamRuleError as error:
+        form.add_error("email", str(error))
+        return render_team(request, invitation_form=form, status=400)
     link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
     if invitation.email:
         _send_invitation_email(request, invitation, link)

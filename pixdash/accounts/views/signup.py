@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 from pixdash.accounts.forms import SignupForm
 from pixdash.accounts.models import Invitation
 from pixdash.accounts.redirects import safe_next
-from pixdash.accounts.teams import find_invitation, sign_up
+from pixdash.accounts.teams import TeamRuleError, accept_invitation, find_invitation, sign_up
 
 
 def _invitation_in(next_url: str) -> Invitation | None:
@@ -17,6 +17,19 @@ def _invitation_in(next_url: str) -> Invitation | None:
         return None
     invitation = find_invitation(next_url[len(marker) :].strip("/"))
     return invitation if invitation and invitation.is_pending else None
+
+
+def _join_invited_team(request, invitation: Invitation, user):
+    """Signing up through an invitation accepts it at once: the link is used up (so one
+    link never opens a closed instance to many sign-ups) and the new user lands in the
+    team they were invited to."""
+    try:
+        accept_invitation(invitation=invitation, user=user)
+    except TeamRuleError as error:
+        messages.error(request, str(error))
+        return redirect("home")
+    messages.success(request, f"Welcome to Pixdash! You joined {invitation.team}.")
+    return redirect("team")
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,6 +53,8 @@ def signup(request):
             name=form.cleaned_data["name"],
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if invitation is not None:
+            return _join_invited_team(request, invitation, user)
         messages.success(request, f"Welcome to Pixdash! {user.current_team} is ready.")
         return redirect(next_url or "home")
     return render(
