@@ -334,7 +334,8 @@ async def _create(request, *, parse, is_async: bool) -> JsonResponse:
     generation = submission.generation
     if is_async:
         body = await sync_to_async(task_to_openai)(request, generation)
-        return JsonResponse(body, status=200 if submission.replayed else 202)
+        # A replay answers as the first request did: 202 with the task, as it stands now.
+        return JsonResponse(body, status=202)
     if submission.replayed and not generation.is_finished:
         raise ApiError(
             409,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from billing import ledger
@@ -101,3 +102,12 @@ def _catalog_seeded(request):
         seed = importlib.import_module("generator.migrations.0002_seed_catalog").SEED
         for row in seed:
             ImageModel.objects.create(**row)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Per-key rate-limit windows live in the cache, keyed by the key's pk, which SQLite
+    reuses after each test's rollback: without this, the whole suite shares one window."""
+    cache.clear()
+    yield
+    cache.clear()

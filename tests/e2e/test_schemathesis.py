@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, start_web
+from tests.e2e.conftest import start_web
 
 pytestmark = pytest.mark.usefixtures("small_renders")
 
@@ -33,6 +33,6 @@ def test_generated_requests_never_get_a_500(unthrottled_api_url, alice_key, tmp_
             "--request-timeout", "60",
             "--report", "junit", "--report-dir", str(tmp_path),
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from django.core.cache import cache
 from PIL import Image
 
 from generator.providers import registry
@@ -81,12 +80,3 @@ def audit_ledger(db):
     """Check the money invariants after the test body."""
     yield
     assert_ledger_invariants()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Per-key rate-limit windows live in the cache, keyed by the key's pk, which SQLite
-    reuses after each test's rollback: without this, the whole suite shares one window."""
-    cache.clear()
-    yield
-    cache.clear()
