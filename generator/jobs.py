@@ -365,15 +365,15 @@ def run(*, generation_id: int) -> None:
         return
     try:
         outcomes = async_to_sync(_render)(claimed, _progress_reporter(claimed))
+        if _worth_retrying(claimed.generation, outcomes):
+            raise RetryLater(backoff(claimed.generation.attempts))
+        _deliver(claimed, outcomes)
     except BaseException:
-        # A crash inside the run (not a provider's failed image): let the next delivery
-        # take over rather than leave the job claimed until its lease runs out.
+        # A retry, or a crash inside the run (not a provider's failed image, e.g. storage
+        # down): hand the job back so the next delivery takes over at once instead of
+        # after the lease. A no-op if _deliver already finished it.
         _release_claim(claimed)
         raise
-    if _worth_retrying(claimed.generation, outcomes):
-        _release_claim(claimed)
-        raise RetryLater(backoff(claimed.generation.attempts))
-    _deliver(claimed, outcomes)
 
 
 async def run_now(generation: Generation) -> Generation:

@@ -75,6 +75,17 @@ class ImageModel(models.Model):
                 raise ValidationError({"sizes": f"Bad entry {ratio!r}: {size!r}."})
         if self.default_aspect_ratio not in self.sizes:
             raise ValidationError({"default_aspect_ratio": "Must be one of the sizes' ratios."})
+        self._check_names_are_unique()
+
+    def _check_names_are_unique(self) -> None:
+        """A public id or alias must name one model, or requests would resolve by luck."""
+        others = ImageModel.objects.exclude(pk=self.pk)
+        taken = {name for model in others for name in model.names}
+        clashes = sorted(taken.intersection(self.names))
+        if clashes:
+            raise ValidationError(
+                {"aliases": f"Already used by another model: {', '.join(clashes)}."}
+            )
 
     @property
     def names(self) -> list[str]:

@@ -6,7 +6,6 @@ The concurrency tests need PostgreSQL: on SQLite IMMEDIATE transactions serialis
 writer, so racing threads would prove nothing there.
 """
 
-import importlib
 import threading
 import time
 from datetime import timedelta
@@ -14,7 +13,6 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -23,7 +21,6 @@ from django.utils import timezone
 from billing import ledger
 from billing.ledger import InsufficientCredits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
-from generator.models import ImageModel
 from pixdash.accounts.models import Team
 from tests.conftest import STARTING_CREDITS
 from tests.ledger_audit import assert_ledger_invariants
@@ -32,18 +29,6 @@ needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL: SQLite serialises writers, so threads cannot race there",
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_the_seeded_catalog(django_db_blocker):
-    """A transaction=True test ends by flushing every table, the model catalog that a data
-    migration seeded included. Put it back for the tests that run after these (e2e)."""
-    yield
-    with django_db_blocker.unblock():
-        if not ImageModel.objects.exists():
-            importlib.import_module("generator.migrations.0002_seed_catalog").seed(
-                django_apps, None
-            )
 
 
 @pytest.fixture(autouse=True)

@@ -198,3 +198,10 @@ def test_full_clean_rejects_a_bad_public_id(db):
         valid_model(public_id="My Model").full_clean()
 
     assert "public_id" in raised.value.message_dict
+
+
+def test_clean_refuses_an_alias_another_model_already_answers_to(db):
+    copycat = ImageModel.objects.get(public_id="gemini-3-pro-image-preview")
+    copycat.aliases = ["nano-banana-pro", "nano-banana"]
+    with pytest.raises(ValidationError, match="Already used by another model: nano-banana"):
+        copycat.full_clean()

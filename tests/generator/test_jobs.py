@@ -719,3 +719,20 @@ def test_a_broker_down_at_submit_fails_the_job_and_releases_its_hold(alice, fake
     # A worker that somehow gets the message later finds nothing to do.
     jobs.run(generation_id=generation.pk)
     assert fake_gemini.calls == []
+
+
+def test_a_crash_while_delivering_hands_the_job_back_at_once(alice, fake_gemini):
+    generation = submit(alice)
+    with (
+        mock.patch.object(jobs, "_save_file", side_effect=OSError("disk full")),
+        pytest.raises(OSError),
+    ):
+        jobs.run(generation_id=generation.pk)
+
+    generation = fresh(generation)
+    assert generation.status == Status.SUBMITTED
+    assert generation.claim_token is None and generation.lease_expires_at is None
+    assert not ledger_entries(generation, EntryKind.RELEASE).exists()
+
+    jobs.run(generation_id=generation.pk)
+    assert fresh(generation).status == Status.COMPLETED
