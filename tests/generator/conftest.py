@@ -80,3 +80,23 @@ def audit_ledger(db):
     """Check the money invariants after the test body."""
     yield
     assert_ledger_invariants()
+
+
+def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
+    """An answer in the OpenAI error envelope of API.md, with our request id; failures that
+    would fail again tell the SDK not to retry."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"message", "type", "param", "code", "request_id"}
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["type"], str) and error["type"]
+    assert error["code"] == code
+    assert error["param"] == param
+    assert error["request_id"] == response["X-Request-Id"]
+    assert error["request_id"].startswith("req_")
+    if 400 <= status < 500 and status not in (409, 429):
+        assert response["x-should-retry"] == "false"
+    return error

@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError
 from billing import ledger
 from generator import jobs
 from generator.models import Generation, Status
-from tests.generator.conftest import SAFETY_BLOCK, UPSTREAM_500, png_bytes
+from tests.generator.conftest import SAFETY_BLOCK, UPSTREAM_500, assert_error, png_bytes
 
 GENERATIONS = "/v1/async/images/generations"
 EDITS = "/v1/async/images/edits"
@@ -53,16 +53,6 @@ def work(queue: list[int]) -> None:
     """Run every queued job once, as the Celery worker would."""
     while queue:
         jobs.run(generation_id=queue.pop(0))
-
-
-def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    error = response.json()["error"]
-    assert set(error) == {"message", "type", "param", "code", "request_id"}
-    assert error["code"] == code
-    assert error["param"] == param
-    assert error["request_id"] == response["X-Request-Id"]
-    return error
 
 
 # --- Submit --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image
 
 from billing import ledger
 from generator.models import Generation, InputImage
-from tests.generator.conftest import png_bytes
+from tests.generator.conftest import assert_error, png_bytes
 
 URL = "/v1/images/edits"
 
@@ -55,17 +55,6 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tu
         ]
     lines += [f"--{boundary}--".encode(), b""]
     return b"\r\n".join(lines), f"multipart/form-data; boundary={boundary}"
-
-
-def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    error = response.json()["error"]
-    assert set(error) == {"message", "type", "param", "code", "request_id"}
-    assert error["code"] == code
-    assert error["param"] == param
-    assert error["request_id"] == response["X-Request-Id"]
-    assert response["x-should-retry"] == "false"
-    return error
 
 
 def assert_nothing_happened(person, fake_gemini):

@@ -20,7 +20,7 @@ from generator import jobs
 from generator.models import Generation, OutputImage, Source, Status
 from pixdash.accounts.keys import create_api_key
 from tests.conftest import Key
-from tests.generator.conftest import SAFETY_BLOCK, UPSTREAM_500, fail_index
+from tests.generator.conftest import SAFETY_BLOCK, UPSTREAM_500, assert_error, fail_index
 
 URL = "/v1/images/generations"
 
@@ -35,22 +35,6 @@ def generate(client, key: Key | None, body, **headers):
         content_type="application/json",
         headers={**(key.headers if key else {}), **headers},
     )
-
-
-def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"message", "type", "param", "code", "request_id"}
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["type"], str) and error["type"]
-    assert error["code"] == code
-    assert error["param"] == param
-    assert error["request_id"] == response["X-Request-Id"]
-    assert error["request_id"].startswith("req_")
-    return error
 
 
 def balance(person) -> Decimal:

@@ -7,6 +7,7 @@ other-team case is that every team sees the same catalog.
 import pytest
 
 from generator.models import ImageModel
+from tests.generator.conftest import assert_error
 
 MODEL_KEYS = {
     "id",
@@ -31,17 +32,6 @@ def demo_mode_without_keys(settings):
 
 def by_id(response) -> dict[str, dict]:
     return {model["id"]: model for model in response.json()["data"]}
-
-
-def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    error = response.json()["error"]
-    assert set(error) == {"message", "type", "param", "code", "request_id"}
-    assert error["code"] == code
-    assert error["param"] == param
-    assert error["request_id"] == response["X-Request-Id"]
-    assert response["x-should-retry"] == "false"
-    return error
 
 
 def test_it_lists_the_models_in_openai_shape_with_extras(client, alice_key, demo_mode_without_keys):
