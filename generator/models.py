@@ -50,6 +50,9 @@ class ImageModel(models.Model):
     default_aspect_ratio = models.CharField(max_length=8, default="1:1")
     enabled = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=100)
+    # Opt-in: public ids to try, in order, when this model's provider is unavailable.
+    # A job that falls back is billed at the model that made its images.
+    fallback_models = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["sort_order", "public_id"]
@@ -161,6 +164,10 @@ class Generation(models.Model):
     # NULL, not "", for "no key": the per-team unique constraint skips NULLs.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    # Lineage: the gallery image this job edits, when started from "edit this image".
+    edited_from = models.ForeignKey(
+        "OutputImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="edits"
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -249,6 +256,9 @@ class OutputImage(models.Model):
     bytes = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    favourite = models.BooleanField(default=False)
+    # Soft delete: hidden from the gallery, restorable ("undo"), files kept.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -259,3 +269,20 @@ class OutputImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation} #{self.index}"
+
+
+class ProviderCall(models.Model):
+    """One upstream call's outcome, for the staff page's success rates and latencies."""
+
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=200, help_text="Upstream model name")
+    ok = models.BooleanField()
+    error_code = models.CharField(max_length=40, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} {'ok' if self.ok else self.error_code}"
