@@ -5,6 +5,7 @@ upstream calls without a thread each. Database work happens in short steps on a 
 thread (jobs.run_now), never across the upstream call.
 """
 
+import asyncio
 import base64
 import json
 import logging
@@ -343,7 +344,9 @@ async def _create(request, *, parse, is_async: bool) -> JsonResponse:
             "A request with this Idempotency-Key is still running; retry shortly.",
         )
     if not submission.replayed:
-        generation = await jobs.run_now(generation)
+        # Shielded: Django cancels a view whose client hung up, but the job should still
+        # finish and settle; the client can fetch it by replaying its Idempotency-Key.
+        generation = await asyncio.shield(jobs.run_now(generation))
     return await sync_to_async(_sync_answer)(request, generation)
 
 
