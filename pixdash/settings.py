@@ -199,6 +199,50 @@ PIXDASH_KEY_LAST_USED_INTERVAL = env_int("PIXDASH_KEY_LAST_USED_INTERVAL", 60)
 
 PIXDASH_SIGNUP_CREDITS = env_decimal("PIXDASH_SIGNUP_CREDITS", "0")
 PIXDASH_DEMO_CREDITS = env_decimal("PIXDASH_DEMO_CREDITS", "200")
+
+
+# --- Billing: top-ups and redeem codes ------------------------------------------------
+
+
+def env_credit_packs(name: str, default: str) -> list[tuple[int, Decimal]]:
+    """``credits:price`` pairs, e.g. ``500:5.00,2000:18.00``: whole credits, a price with at
+    most two decimals, both positive, no pack listed twice. Anything else stops startup."""
+    raw = os.environ.get(name, default).strip()
+    packs: list[tuple[int, Decimal]] = []
+    for item in raw.split(",") if raw else []:
+        credits, sep, price = item.strip().partition(":")
+        try:
+            if not (sep and credits.isdigit() and credits.isascii()):
+                raise ValueError
+            amount = Decimal(price)
+            if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                raise ValueError
+        except (ValueError, InvalidOperation):
+            raise ImproperlyConfigured(
+                f"{name} must look like '500:5.00,2000:18.00' (credits:price), got {item!r}"
+            ) from None
+        if int(credits) <= 0 or any(c == int(credits) for c, _ in packs):
+            raise ImproperlyConfigured(f"{name}: packs need distinct positive credits: {item!r}")
+        packs.append((int(credits), amount))
+    return packs
+
+
+PIXDASH_CREDIT_PACKS = env_credit_packs("PIXDASH_CREDIT_PACKS", "500:5.00,2000:18.00")
+PIXDASH_CURRENCY = env_str("PIXDASH_CURRENCY", "usd").lower()
+if len(PIXDASH_CURRENCY) != 3 or not PIXDASH_CURRENCY.isalpha():
+    raise ImproperlyConfigured(f"PIXDASH_CURRENCY must be an ISO code, got {PIXDASH_CURRENCY!r}")
+# Card top-ups appear only when both Stripe values are set. The webhook refuses to run
+# (503) without its secret; it never verifies against an empty key.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET and not DEBUG:
+    raise ImproperlyConfigured(
+        "STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set: without it paid "
+        "Checkout Sessions could never be credited."
+    )
+# Redeem attempts allowed per user and per team in a 15-minute window.
+PIXDASH_REDEEM_ATTEMPTS_PER_USER = env_int("PIXDASH_REDEEM_ATTEMPTS_PER_USER", 10, minimum=1)
+PIXDASH_REDEEM_ATTEMPTS_PER_TEAM = env_int("PIXDASH_REDEEM_ATTEMPTS_PER_TEAM", 30, minimum=1)
 # Provider keys. A model whose provider has no key is unavailable, unless demo mode routes
 # it to the offline renderer (shown as such in the API and the UI).
 PIXDASH_GEMINI_API_KEY = env_str("PIXDASH_GEMINI_API_KEY")
@@ -207,6 +251,11 @@ PIXDASH_GEMINI_BASE_URL = env_str(
 )
 PIXDASH_OPENAI_API_KEY = env_str("PIXDASH_OPENAI_API_KEY")
 PIXDASH_OPENAI_BASE_URL = env_str("PIXDASH_OPENAI_BASE_URL", "https://api.openai.com/v1")
+# Upstream calls that fail for a passing reason (429, 5xx, timeout) are retried inside the
+# adapter with jittered backoff: at most this many attempts within this many seconds,
+# which must leave room inside PIXDASH_JOB_TIME_LIMIT.
+PIXDASH_PROVIDER_ATTEMPTS = env_int("PIXDASH_PROVIDER_ATTEMPTS", 3, minimum=1)
+PIXDASH_PROVIDER_DEADLINE = env_int("PIXDASH_PROVIDER_DEADLINE", 240, minimum=1)
 PIXDASH_DEMO_MODE = env_bool(
     "PIXDASH_DEMO_MODE", not (PIXDASH_GEMINI_API_KEY or PIXDASH_OPENAI_API_KEY)
 )
@@ -263,12 +312,14 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Pixdash <pixdash@localhost>"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
+        # Otherwise kombu keeps its exchange table in ./control, wherever it was started.
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 # Task state lives in the database (generations), so no result backend is needed.
