@@ -51,3 +51,17 @@ def nearest_ratio(model: ImageModel, size: str | None) -> str:
         return abs(math.log(width / height) - math.log(wanted))
 
     return min(model.sizes, key=distance)
+
+
+def fallback_chain(model: ImageModel) -> list[ImageModel]:
+    """The model, then its opt-in fallbacks in order: enabled ones only, each once. Not
+    transitive: a fallback's own fallbacks are not followed, so the chain (and the price
+    held for it) is exactly what the operator listed on this model."""
+    wanted = [name for name in model.fallback_models or [] if isinstance(name, str)]
+    found = {m.public_id: m for m in ImageModel.objects.filter(public_id__in=wanted, enabled=True)}
+    chain = [model]
+    for name in wanted:
+        candidate = found.get(name)
+        if candidate is not None and candidate not in chain:
+            chain.append(candidate)
+    return chain

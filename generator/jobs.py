@@ -18,10 +18,11 @@ import hashlib
 import json
 import logging
 import random
+import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -36,7 +37,14 @@ from django.utils import timezone
 from billing import ledger
 from generator import catalog
 from generator import images as imaging
-from generator.models import Generation, ImageModel, InputImage, OutputImage, Status
+from generator.models import (
+    Generation,
+    ImageModel,
+    InputImage,
+    OutputImage,
+    ProviderCall,
+    Status,
+)
 from generator.providers import registry
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
 from generator.providers.base import InputImage as ProviderInput
@@ -137,10 +145,11 @@ def submit(
     Raises JobError subclasses or billing.ledger.InsufficientCredits; nothing is held or
     created when it raises.
     """
-    image_model = _resolve_model(spec.model, api_key)
-    route = _route(image_model)
+    requested = _resolve_model(spec.model, api_key)
+    _aspect_ratio(requested, spec.size)  # a malformed size is refused whatever serves it
+    _check_images(requested, spec)
+    image_model, route, unit_hold = _route(requested, spec)
     ratio = _aspect_ratio(image_model, spec.size)
-    _check_images(image_model, spec)
     kind = "edit" if spec.images else "generate"
     fingerprint = spec.fingerprint(kind)
     try:
@@ -149,14 +158,15 @@ def submit(
                 earlier = _earlier_submission(team, idempotency_key, fingerprint)
                 if earlier is not None:
                     return Submission(earlier, replayed=True)
-            held = image_model.price_for(spec.n)
-            _check_key_budget(api_key, held)
+            held = unit_hold * spec.n
+            _check_key_budget(api_key, held, team=team, user=user)
             generation = _create_generation(
                 team=team,
                 spec=spec,
                 image_model=image_model,
                 route=route,
                 ratio=ratio,
+                held=held,
                 source=source,
                 is_async=is_async,
                 user=user,
@@ -206,11 +216,36 @@ def _resolve_model(name: str, api_key: ApiKey | None) -> ImageModel:
     return image_model
 
 
-def _route(image_model: ImageModel) -> registry.Route:
-    try:
-        return registry.route(image_model)
-    except registry.ProviderUnavailable as error:
-        raise ModelUnavailable(str(error), param="model") from None
+def _route(
+    requested: ImageModel, spec: GenerationSpec
+) -> tuple[ImageModel, registry.Route, Decimal]:
+    """The first model of the requested one's fallback chain whose provider is available,
+    its route, and the per-image price to hold: the highest of the chain from that model
+    on, so that a fallback at run time is covered (charged <= held) whichever model ends
+    up making the images. Without fallbacks: the model, its route and its price."""
+    chain = [requested] + [
+        m
+        for m in catalog.fallback_chain(requested)[1:]
+        if _can_serve(m, images=len(spec.images), mask=spec.mask is not None)
+    ]
+    first_error = None
+    for position, candidate in enumerate(chain):
+        try:
+            route = registry.route(candidate)
+        except registry.ProviderUnavailable as error:
+            first_error = first_error or error
+            continue
+        if position:
+            logger.warning("%s is unavailable; falling back to %s", requested, candidate)
+        return candidate, route, max(m.credits_per_image for m in chain[position:])
+    raise ModelUnavailable(str(first_error), param="model")
+
+
+def _can_serve(image_model: ImageModel, *, images: int, mask: bool) -> bool:
+    """Whether a fallback model can take this request as it is (else it is skipped)."""
+    if images:
+        return image_model.supports_edit and images <= image_model.max_reference_images
+    return image_model.supports_generate and not mask
 
 
 def _aspect_ratio(image_model: ImageModel, size: str | None) -> str:
@@ -245,19 +280,14 @@ def _earlier_submission(team: Team, key: str, fingerprint: str) -> Generation | 
     return earlier
 
 
-def _check_key_budget(api_key: ApiKey | None, amount: Decimal) -> None:
-    if api_key is None or api_key.monthly_credit_limit is None:
-        return
-    # Lock the key so two requests cannot both fit under the limit (PostgreSQL; SQLite
-    # serialises writers already).
-    ApiKey.objects.select_for_update().filter(pk=api_key.pk).first()
-    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    spent = ledger.spent_by_key_since(api_key, month_start)
-    if spent + amount > api_key.monthly_credit_limit:
-        raise NotPermitted(
-            f"This API key's monthly limit of {api_key.monthly_credit_limit:.2f} credits "
-            f"would be exceeded ({spent:.2f} used, {amount:.2f} needed)."
-        )
+def _check_key_budget(
+    api_key: ApiKey | None, amount: Decimal, *, team: Team, user: User | None = None
+) -> None:
+    """The API key's and the member's monthly limits (billing decides; we translate)."""
+    try:
+        ledger.check_spending_limits(team=team, user=user, api_key=api_key, amount=amount)
+    except ledger.SpendingLimitExceeded as error:
+        raise NotPermitted(str(error)) from None
 
 
 def _create_generation(
@@ -267,6 +297,7 @@ def _create_generation(
     image_model,
     route,
     ratio,
+    held,
     source,
     is_async,
     user,
@@ -299,7 +330,7 @@ def _create_generation(
         background=spec.background or "",
         end_user=spec.end_user or "",
         unit_price=image_model.credits_per_image,
-        credits_held=image_model.price_for(spec.n),
+        credits_held=held,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
@@ -349,6 +380,22 @@ class Outcome:
     index: int
     image: ProviderImage | None = None
     error: ProviderError | None = None
+    latency_ms: int | None = None  # None: no upstream call was made
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A model that may make a job's images: the one chosen at submit, then the opt-in
+    fallbacks that are available now and fit within what was held."""
+
+    image_model: ImageModel
+    provider: str
+    demo: bool
+    upstream_model: str
+    aspect_ratio: str
+    width: int
+    height: int
+    unit_price: Decimal
 
 
 @dataclass
@@ -356,6 +403,9 @@ class _Claim:
     generation: Generation
     token: uuid.UUID
     requests: list[ImageRequest] = field(default_factory=list)
+    targets: list[_Target] = field(default_factory=list)
+    used: _Target | None = None  # the target whose outcomes are delivered
+    calls: list[ProviderCall] = field(default_factory=list)  # written when settling
 
 
 def run(*, generation_id: int) -> None:
@@ -366,6 +416,7 @@ def run(*, generation_id: int) -> None:
     try:
         outcomes = async_to_sync(_render)(claimed, _progress_reporter(claimed))
         if _worth_retrying(claimed.generation, outcomes):
+            _record_calls(claimed)
             raise RetryLater(backoff(claimed.generation.attempts))
         _deliver(claimed, outcomes)
     except BaseException:
@@ -429,7 +480,58 @@ def _claim(generation_id: int, *, queued: bool) -> _Claim | None:
             token=token,
         )
         return None
-    return _Claim(generation=generation, token=token, requests=_build_requests(generation))
+    return _Claim(
+        generation=generation,
+        token=token,
+        requests=_build_requests(generation),
+        targets=_targets(generation),
+    )
+
+
+def _targets(generation: Generation) -> list[_Target]:
+    first = _Target(
+        image_model=generation.image_model,
+        provider=generation.provider,
+        demo=generation.demo,
+        upstream_model=generation.upstream_model,
+        aspect_ratio=generation.aspect_ratio,
+        width=generation.width,
+        height=generation.height,
+        unit_price=generation.unit_price,
+    )
+    requested = catalog.resolve(generation.requested_model)
+    if requested is None or not requested.fallback_models:
+        return [first]
+    chain = catalog.fallback_chain(requested)
+    if generation.image_model not in chain:
+        return [first]
+    images = generation.inputs.filter(role=InputImage.Role.IMAGE).count()
+    mask = generation.inputs.filter(role=InputImage.Role.MASK).exists()
+    ceiling = generation.credits_held / generation.n
+    targets = [first]
+    for image_model in chain[chain.index(generation.image_model) + 1 :]:
+        route = registry.real_route(image_model)
+        if (
+            route is None
+            or image_model.credits_per_image > ceiling  # the chain got pricier since submit
+            or not _can_serve(image_model, images=images, mask=mask)
+        ):
+            continue
+        ratio = catalog.nearest_ratio(image_model, generation.size)
+        width, height = image_model.size_for(ratio)
+        targets.append(
+            _Target(
+                image_model=image_model,
+                provider=route.name,
+                demo=False,
+                upstream_model=image_model.upstream_model,
+                aspect_ratio=ratio,
+                width=width,
+                height=height,
+                unit_price=image_model.credits_per_image,
+            )
+        )
+    return targets
 
 
 def _release_claim(claimed: _Claim) -> None:
@@ -484,16 +586,54 @@ def _progress_reporter(claimed: _Claim) -> Callable[[int], Awaitable[None]]:
     return report
 
 
+# Failures that say "this provider cannot serve anyone right now", not "this request".
+_FALL_BACK_ON = frozenset({ErrorCode.UPSTREAM_UNAVAILABLE, ErrorCode.MISCONFIGURED})
+
+
 async def _render(
     claimed: _Claim, on_progress: Callable[[int], Awaitable[None]] | None
 ) -> list[Outcome]:
+    """Render with the job's model; if every image failed because its provider is down or
+    misconfigured, try the opt-in fallback models in order. claimed.used names the model
+    whose outcomes are returned."""
+    for position, target in enumerate(claimed.targets):
+        claimed.used = target
+        outcomes = await _render_with(claimed, target, on_progress)
+        last = position + 1 == len(claimed.targets)
+        if last or not all(o.error and o.error.code in _FALL_BACK_ON for o in outcomes):
+            return outcomes
+        logger.warning(
+            "%s: every image failed on %s (%s); falling back to %s",
+            claimed.generation,
+            target.image_model,
+            outcomes[0].error.code,
+            claimed.targets[position + 1].image_model,
+        )
+    raise AssertionError("a claim always has a target")  # pragma: no cover
+
+
+async def _render_with(
+    claimed: _Claim, target: _Target, on_progress: Callable[[int], Awaitable[None]] | None
+) -> list[Outcome]:
     """Ask the provider for every image at once, at most PIXDASH_IMAGE_CONCURRENCY in
     flight; each image succeeds or fails on its own."""
+    requests = claimed.requests
+    if target is not claimed.targets[0]:
+        requests = [
+            replace(
+                request,
+                upstream_model=target.upstream_model,
+                width=target.width,
+                height=target.height,
+                aspect_ratio=target.aspect_ratio,
+            )
+            for request in requests
+        ]
     try:
-        provider = registry.provider_named(claimed.generation.provider)
+        provider = registry.provider_named(target.provider)
     except registry.ProviderUnavailable as error:
         failure = ProviderError(str(error), code=ErrorCode.MISCONFIGURED)
-        return [Outcome(r.index, error=failure) for r in claimed.requests]
+        return [Outcome(r.index, error=failure) for r in requests]
     limit = asyncio.Semaphore(settings.PIXDASH_IMAGE_CONCURRENCY)
     done = 0
 
@@ -506,20 +646,51 @@ async def _render(
             await on_progress(done)
         return outcome
 
-    return list(await asyncio.gather(*(one(request) for request in claimed.requests)))
+    try:
+        outcomes = list(await asyncio.gather(*(one(request) for request in requests)))
+    finally:
+        # The provider's HTTP client belongs to this event loop (see providers/http.py).
+        aclose = getattr(provider, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    claimed.calls.extend(_call_record(target, o) for o in outcomes if o.latency_ms is not None)
+    return outcomes
 
 
 async def _render_one(provider, request: ImageRequest) -> Outcome:
+    started = time.perf_counter()
+
+    def elapsed() -> int:
+        return round((time.perf_counter() - started) * 1000)
+
     try:
-        return Outcome(request.index, image=await provider.generate(request))
+        image = await provider.generate(request)
     except ProviderError as error:
-        return Outcome(request.index, error=error)
+        return Outcome(request.index, error=error, latency_ms=elapsed())
     except Exception as error:  # an adapter bug must fail one image, not the whole job
         logger.exception("provider %s crashed on image %s", provider.name, request.index)
         return Outcome(
             request.index,
             error=ProviderError(f"Internal error: {type(error).__name__}", code="internal_error"),
+            latency_ms=elapsed(),
         )
+    return Outcome(request.index, image=image, latency_ms=elapsed())
+
+
+def _call_record(target: _Target, outcome: Outcome) -> ProviderCall:
+    return ProviderCall(
+        provider=target.provider,
+        model=target.upstream_model[:200],
+        ok=outcome.image is not None,
+        error_code="" if outcome.image is not None else (outcome.error.code or "")[:40],
+        latency_ms=outcome.latency_ms,
+    )
+
+
+def _record_calls(claimed: _Claim) -> None:
+    """Write the run's upstream call outcomes (for the staff page), once per run."""
+    calls, claimed.calls = claimed.calls, []
+    ProviderCall.objects.bulk_create(calls)
 
 
 def _worth_retrying(generation: Generation, outcomes: list[Outcome]) -> bool:
@@ -572,7 +743,8 @@ def _finish(
     claimed: _Claim, stored: list[OutputImage], failures: list, outcomes: list[Outcome]
 ) -> None:
     generation = claimed.generation
-    charged = generation.unit_price * len(stored)
+    used = claimed.used or claimed.targets[0]
+    charged = used.unit_price * len(stored)
     code, message = _failure_summary(generation.n, len(stored), failures)
     upstream_ids = [o.image.upstream_request_id for o in outcomes if o.image] + [
         o.error.upstream_request_id for o in outcomes if o.error and o.error.upstream_request_id
@@ -582,6 +754,15 @@ def _finish(
     ).update(
         status=Status.COMPLETED if stored else Status.FAILED,
         progress=100,
+        # The model that made the images (a fallback, perhaps); requested_model stays.
+        image_model=used.image_model,
+        provider=used.provider,
+        demo=used.demo,
+        upstream_model=used.upstream_model,
+        aspect_ratio=used.aspect_ratio,
+        width=used.width,
+        height=used.height,
+        unit_price=used.unit_price,
         images_delivered=len(stored),
         credits_charged=charged,
         error_code=code,
@@ -594,6 +775,7 @@ def _finish(
     if not finished:
         raise _LostClaim
     OutputImage.objects.bulk_create(stored)
+    _record_calls(claimed)
     if not ledger.settle(reference=generation.public_id, charged=charged, images=len(stored)):
         raise RuntimeError(f"{generation} was settled twice under one claim")
 

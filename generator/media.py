@@ -7,6 +7,7 @@ is what API clients and <img> tags need.
 """
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import reverse
@@ -65,4 +66,27 @@ def serve_image(output: OutputImage, *, thumbnail: bool) -> HttpResponse:
     response["Content-Disposition"] = (
         f'inline; filename="{output.generation}-{output.index}.{stored.name.rsplit(".", 1)[-1]}"'
     )
+    return response
+
+
+@require_GET
+@login_required
+def media_member(request: HttpRequest, pk: int, which: str):
+    """An image for a signed-in member of the team that owns it; 404 for anyone else.
+
+    Not limited to the current team: a member of two teams may open a link from either.
+    ``?download=1`` asks the browser to save the original instead of showing it.
+    """
+    output = (
+        OutputImage.objects.filter(pk=pk, team__memberships__user=request.user)
+        .select_related("generation")
+        .first()
+    )
+    if output is None:
+        raise Http404("No such image.")
+    response = serve_image(output, thumbnail=which == "thumbnail")
+    if which == "original" and request.GET.get("download"):
+        response["Content-Disposition"] = response["Content-Disposition"].replace(
+            "inline;", "attachment;", 1
+        )
     return response

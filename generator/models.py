@@ -79,6 +79,39 @@ class ImageModel(models.Model):
         if self.default_aspect_ratio not in self.sizes:
             raise ValidationError({"default_aspect_ratio": "Must be one of the sizes' ratios."})
         self._check_names_are_unique()
+        self._check_fallbacks()
+
+    def _check_fallbacks(self) -> None:
+        """Existing public ids, not this model, each once, and no cycle through other
+        models' fallback lists (A → B → A would make "try the next one" ambiguous)."""
+        names = self.fallback_models
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValidationError(
+                {"fallback_models": 'A list of public ids like ["gpt-image-1.5"].'}
+            )
+        if self.public_id in names:
+            raise ValidationError({"fallback_models": "A model cannot fall back to itself."})
+        if len(set(names)) != len(names):
+            raise ValidationError({"fallback_models": "Each fallback model may appear once."})
+        graph = dict(
+            ImageModel.objects.exclude(pk=self.pk).values_list("public_id", "fallback_models")
+        )
+        unknown = sorted(set(names) - set(graph))
+        if unknown:
+            raise ValidationError({"fallback_models": f"Unknown models: {', '.join(unknown)}."})
+        graph[self.public_id] = names
+        # Depth-first search for a path from any fallback back to this model.
+        seen, stack = set(), list(names)
+        while stack:
+            name = stack.pop()
+            if name == self.public_id:
+                raise ValidationError(
+                    {"fallback_models": "These fallbacks lead back to this model (a cycle)."}
+                )
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(n for n in graph.get(name) or [] if isinstance(n, str))
 
     def _check_names_are_unique(self) -> None:
         """A public id or alias must name one model, or requests would resolve by luck."""

@@ -13,6 +13,10 @@ def assert_ledger_invariants() -> None:
         total = account.entries.aggregate(total=Sum("amount"))["total"] or Decimal(0)
         assert account.balance == total, f"{account.team}: balance {account.balance} != {total}"
         assert account.balance >= 0
+        settled = account.entries.filter(kind=EntryKind.RELEASE).values("reference")
+        unsettled = account.entries.filter(kind=EntryKind.HOLD).exclude(reference__in=settled)
+        held = -(unsettled.aggregate(total=Sum("amount"))["total"] or Decimal(0))
+        assert account.on_hold == held, f"{account.team}: on_hold {account.on_hold} != {held}"
 
     for generation in Generation.objects.all():
         entries = LedgerEntry.objects.filter(reference=generation.public_id)

@@ -31,9 +31,31 @@ def _local() -> Provider:
     return LocalRenderer()
 
 
+def _gemini() -> Provider:
+    from generator.providers.gemini import GeminiProvider
+
+    return GeminiProvider(
+        api_key=settings.PIXDASH_GEMINI_API_KEY, base_url=settings.PIXDASH_GEMINI_BASE_URL
+    )
+
+
+def _openai() -> Provider:
+    from generator.providers.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider(
+        api_key=settings.PIXDASH_OPENAI_API_KEY, base_url=settings.PIXDASH_OPENAI_BASE_URL
+    )
+
+
 def _configured_factories() -> dict[str, Callable[[], Provider]]:
-    """Provider kinds that can serve real requests with the current settings."""
+    """Provider kinds that can serve real requests with the current settings: a kind is
+    configured when its key is set. A provider instance serves one job (its HTTP client
+    lives on that job's event loop, see providers/http.py)."""
     factories: dict[str, Callable[[], Provider]] = {ProviderKind.LOCAL: _local}
+    if settings.PIXDASH_GEMINI_API_KEY:
+        factories[ProviderKind.GEMINI] = _gemini
+    if settings.PIXDASH_OPENAI_API_KEY:
+        factories[ProviderKind.OPENAI] = _openai
     return factories
 
 
@@ -65,6 +87,16 @@ def provider_named(name: str) -> Provider:
     if factory is None:
         raise ProviderUnavailable(f"Provider {name} is no longer configured on this server.")
     return factory()
+
+
+def real_route(image_model: ImageModel) -> Route | None:
+    """The model's real provider (not the demo stand-in), or None: run-time fallbacks only
+    go to real providers, never to an offline picture billed as a real one."""
+    try:
+        chosen = route(image_model)
+    except ProviderUnavailable:
+        return None
+    return None if chosen.demo else chosen
 
 
 def availability(image_model: ImageModel) -> str:

@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from billing.models import BillingSettings, MemberLimit, RedeemBatch
+from billing.topups import generate_codes
+from generator import jobs
+from generator.models import Generation, OutputImage, Source
 from pixdash.accounts.models import ApiKey, Invitation, Membership, Role, Team, User
 from pixdash.accounts.teams import create_invitation, create_team, switch_team
 from tests.conftest import PASSWORD
@@ -39,9 +45,74 @@ def _reloaded(user: User) -> User:
     return User.objects.get(pk=user.pk)
 
 
-def _home(client, w):
+def _generate(client, w):
     client.force_login(w.alice.user)
-    return Post(reverse("home"), {}, None)
+    return Post(
+        reverse("generate"),
+        {"prompt": "csrf-check", "model": "local-preview", "n": 1},
+        lambda: Generation.objects.filter(prompt="csrf-check").exists(),
+    )
+
+
+def _alices_image(w) -> OutputImage:
+    """A delivered image of alice's team, made by the real pipeline (offline renderer)."""
+    spec = jobs.GenerationSpec(model="local-preview", prompt="csrf image", size="256x256")
+    generation = jobs.submit(
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    ).generation
+    async_to_sync(jobs.run_now)(generation)
+    return OutputImage.objects.get(generation=generation)
+
+
+def _job_rerun(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("job_rerun", args=[image.generation_id]),
+        {},
+        lambda: Generation.objects.filter(prompt="csrf image").count() == 2,
+    )
+
+
+def _job_compare(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("job_compare", args=[image.generation_id]),
+        {"models": ["gemini-2.5-flash-image"]},
+        lambda: Generation.objects.filter(prompt="csrf image").count() == 2,
+    )
+
+
+def _image_favourite(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("image_favourite", args=[image.pk]),
+        {},
+        lambda: OutputImage.objects.get(pk=image.pk).favourite,
+    )
+
+
+def _image_delete(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("image_delete", args=[image.pk]),
+        {},
+        lambda: OutputImage.objects.get(pk=image.pk).deleted_at is not None,
+    )
+
+
+def _image_restore(client, w):
+    image = _alices_image(w)
+    OutputImage.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("image_restore", args=[image.pk]),
+        {},
+        lambda: OutputImage.objects.get(pk=image.pk).deleted_at is None,
+    )
 
 
 def _signup(client, w):
@@ -194,8 +265,60 @@ def _key_revoke(client, w):
     )
 
 
+def _billing_redeem(client, w):
+    batch = RedeemBatch.objects.create(name="csrf", credits=5, uses_per_code=1, count=1)
+    (code,) = generate_codes(batch)
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("billing_redeem"),
+        {"code": code},
+        lambda: w.alice.team.redemptions.exists(),
+    )
+
+
+def _billing_threshold(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("billing_threshold"),
+        {"threshold": "25"},
+        lambda: BillingSettings.objects.filter(
+            team=w.alice.team, low_balance_threshold=25
+        ).exists(),
+    )
+
+
+def _billing_checkout(client, w):
+    # Without Stripe configured the view only says so: nothing to take effect.
+    client.force_login(w.alice.user)
+    return Post(reverse("billing_checkout"), {"credits": "500"}, None)
+
+
+def _billing_key_limit(client, w):
+    client.force_login(w.alice.user)
+    key = w.alice_key.api_key
+    return Post(
+        reverse("billing_key_limit", args=[key.pk]),
+        {"limit": "42"},
+        lambda: ApiKey.objects.get(pk=key.pk).monthly_credit_limit == 42,
+    )
+
+
+def _billing_member_limit(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        reverse("billing_member_limit", args=[w.bob.membership.pk]),
+        {"limit": "7"},
+        lambda: MemberLimit.objects.filter(user=w.bob.user, monthly_credit_limit=7).exists(),
+    )
+
+
 CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
-    "home": _home,
+    "generate": _generate,
+    "job_rerun": _job_rerun,
+    "job_compare": _job_compare,
+    "image_favourite": _image_favourite,
+    "image_delete": _image_delete,
+    "image_restore": _image_restore,
     "signup": _signup,
     "login": _login,
     "logout": _logout,
@@ -213,6 +336,18 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "team_switch": _team_switch,
     "key_create": _key_create,
     "key_revoke": _key_revoke,
+    "billing_redeem": _billing_redeem,
+    "billing_threshold": _billing_threshold,
+    "billing_checkout": _billing_checkout,
+    "billing_key_limit": _billing_key_limit,
+    "billing_member_limit": _billing_member_limit,
+}
+
+# POST URLs that are csrf_exempt because a cookie does not authenticate them: each must
+# refuse a browser's cookie-only POST on its own (test below) and has its own test file.
+NOT_COOKIE_AUTHENTICATED = {
+    # Stripe signs the raw body; see tests/billing/test_stripe_webhook.py.
+    "stripe_webhook": "tests/billing/test_stripe_webhook.py",
 }
 
 
@@ -236,8 +371,8 @@ def test_every_dashboard_post_url_has_a_csrf_case(alice):
         client.force_login(alice.user)
         if client.post(route.url()).status_code != 405:
             takes_post.add(route.label)
-    missing = takes_post - set(CASES)
-    stale = set(CASES) - takes_post
+    missing = takes_post - set(CASES) - set(NOT_COOKIE_AUTHENTICATED)
+    stale = (set(CASES) | set(NOT_COOKIE_AUTHENTICATED)) - takes_post
     assert not missing, f"POST URLs without a CSRF case; add them to CASES: {sorted(missing)}"
     assert not stale, f"CASES for URLs that no longer take POST: {sorted(stale)}"
 
@@ -257,6 +392,19 @@ def test_a_post_without_the_token_is_refused_and_the_same_post_with_it_goes_thro
     assert accepted.status_code < 400
     if post.done is not None:
         assert post.done()
+
+
+@pytest.mark.parametrize("name", sorted(NOT_COOKIE_AUTHENTICATED))
+def test_csrf_exempt_urls_refuse_a_signed_in_browsers_post(world, settings, name):
+    """A forged cross-site POST rides on the victim's cookies; these URLs ignore cookies,
+    so it gets nothing, configured or not."""
+    for secret in ("", "whsec_test_secret"):
+        settings.STRIPE_WEBHOOK_SECRET = secret
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(w := world.alice.user)
+        response = client.post(reverse(name), {"type": "checkout.session.completed"})
+        assert response.status_code in (400, 503), (secret, response.status_code)
+        assert w.is_authenticated
 
 
 def test_a_token_from_another_browser_is_refused(world):

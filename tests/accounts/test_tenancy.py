@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db.models import Model
+from django.utils import timezone
 
+from generator import jobs
+from generator.models import OutputImage, Source
 from pixdash.accounts.teams import create_invitation
 from tests.url_walk import routes
 
@@ -24,6 +28,19 @@ class IdUrl:
     data: dict | None = None
 
 
+def _alices_image(w, *, deleted: bool = False) -> OutputImage:
+    """A delivered image of alice's team, made by the real pipeline (offline renderer)."""
+    spec = jobs.GenerationSpec(model="local-preview", prompt="tenancy", size="256x256")
+    generation = jobs.submit(
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    ).generation
+    async_to_sync(jobs.run_now)(generation)
+    image = OutputImage.objects.get(generation=generation)
+    if deleted:
+        OutputImage.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    return image
+
+
 # URL name (or route, for an unnamed pattern) -> how to make alice's object for it.
 # Only <int:...> ids are walked: /v1 task ids are strings, covered by the generator tests.
 ID_URLS: dict[str, IdUrl] = {
@@ -34,6 +51,20 @@ ID_URLS: dict[str, IdUrl] = {
         lambda w: create_invitation(team=w.alice.team, invited_by=w.alice.user)[0],
     ),
     "key_revoke": IdUrl("post", lambda w: w.alice_key.api_key),
+    "billing_key_limit": IdUrl("post", lambda w: w.alice_key.api_key, {"limit": "1"}),
+    "billing_member_limit": IdUrl("post", lambda w: w.bob.membership, {"limit": "1"}),
+    # Generator pages (issue #4): jobs and gallery images.
+    "job_card": IdUrl("get", lambda w: _alices_image(w).generation),
+    "job_rerun": IdUrl("post", lambda w: _alices_image(w).generation),
+    "job_compare": IdUrl(
+        "post", lambda w: _alices_image(w).generation, {"models": ["gemini-2.5-flash-image"]}
+    ),
+    "image_detail": IdUrl("get", lambda w: _alices_image(w)),
+    "image_favourite": IdUrl("post", lambda w: _alices_image(w)),
+    "image_delete": IdUrl("post", lambda w: _alices_image(w)),
+    "image_restore": IdUrl("post", lambda w: _alices_image(w, deleted=True)),
+    "image_original": IdUrl("get", lambda w: _alices_image(w)),
+    "image_thumbnail": IdUrl("get", lambda w: _alices_image(w)),
 }
 
 

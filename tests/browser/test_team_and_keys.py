@@ -20,7 +20,8 @@ def _sign_up(page: Page, live_server, *, name: str, email: str) -> None:
     page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(f"{live_server.url}/team/")
+    # New users land on the generator ("/"), the dashboard's home.
+    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def _assert_every_visible_field_is_labelled(page: Page) -> None:
@@ -48,8 +49,9 @@ def test_a_new_user_invites_a_teammate_who_joins_through_the_link(
     screenshot(page, "signup")
 
     _sign_up(page, live_server, name="Ada", email="ada@example.test")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ada's team")
     expect(page.get_by_role("status")).to_contain_text("Welcome to Pixdash!")
+    page.get_by_role("link", name="Team", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada's team")
     ada = User.objects.get(email="ada@example.test")
     team = ada.current_team
     assert Membership.objects.get(user=ada, team=team).role == Role.OWNER
@@ -169,4 +171,7 @@ def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page,
 
     page.get_by_label("Current team").select_option(label="Sam's team")
     expect(page.get_by_role("status")).to_contain_text("Switched to Sam's team.")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sam's team")
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_label("Current team")).to_have_value(
+        str(User.objects.get(email="sam@example.test").current_team.pk)
+    )

@@ -100,3 +100,52 @@ def assert_error(response, status: int, code: str, param: str | None = None) -> 
     if 400 <= status < 500 and status not in (409, 429):
         assert response["x-should-retry"] == "false"
     return error
+
+
+# --- Browser-page fixtures (issue #4) -------------------------------------------------
+
+
+@pytest.fixture
+def ui_queue(monkeypatch) -> list[int]:
+    """Generation ids the pages send to the broker; nothing reaches a real broker."""
+    sent: list[int] = []
+
+    def apply_async(args=None, kwargs=None, **options):
+        sent.extend(args)
+
+    monkeypatch.setattr("generator.tasks.run_generation.apply_async", apply_async)
+    return sent
+
+
+@pytest.fixture
+def make_job(ui_queue, fake_gemini):
+    """Submit a job as the generator page does and (by default) run it like the worker."""
+    from generator import jobs
+    from generator.models import Generation, Source
+
+    def make(
+        person,
+        *,
+        prompt="a lighthouse at dusk",
+        model="nano-banana",
+        n=1,
+        run=True,
+        source=Source.UI,
+        api_key=None,
+        size=None,
+    ):
+        spec = jobs.GenerationSpec(model=model, prompt=prompt, n=n, size=size)
+        generation = jobs.submit(
+            team=person.team,
+            spec=spec,
+            source=source,
+            is_async=True,
+            user=person.user,
+            api_key=api_key,
+        ).generation
+        if run:
+            ui_queue.remove(generation.pk)
+            jobs.run(generation_id=generation.pk)
+        return Generation.objects.get(pk=generation.pk)
+
+    return make

@@ -1,0 +1,441 @@
+"""Billing pages: balance and ledger, top-ups, usage, limits, receipts; the Stripe webhook.
+
+Every member sees the balance and their own usage and ledger entries; owners and admins
+see the team's, top up, and set limits and the low-balance warning. Queries filter on
+``request.team``, so another team's ids answer 404.
+"""
+
+import csv
+import logging
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+import stripe
+from django.contrib import messages
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import ledger, receipts, topups, usage
+from billing.forms import CheckoutForm, LedgerFilterForm, LimitForm, RedeemForm, ThresholdForm
+from billing.models import BillingSettings, EntryKind, LedgerEntry, MemberLimit
+from pixdash.accounts.access import team_required
+from pixdash.accounts.models import ApiKey, Membership, User
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 50
+
+
+# --- Access helpers ------------------------------------------------------------------------
+
+
+def _viewer(request) -> User | None:
+    """None for managers (the whole team), else the member whose usage is shown."""
+    return None if request.membership.is_manager else request.user
+
+
+def _entries(request) -> QuerySet[LedgerEntry]:
+    entries = LedgerEntry.objects.filter(account__team=request.team)
+    member = _viewer(request)
+    if member is not None:
+        entries = entries.filter(ledger.member_spending(member))
+    return entries
+
+
+def _filter_form(request) -> LedgerFilterForm:
+    team = request.team
+    models = usage.scope(team).order_by("model").values_list("model", flat=True).distinct()
+    keys = ApiKey.objects.filter(team=team)
+    if not request.membership.is_manager:
+        keys = keys.filter(created_by=request.user)
+    members = None
+    if request.membership.is_manager:
+        members = User.objects.filter(memberships__team=team).order_by("email")
+    return LedgerFilterForm(request.GET, models=list(models), keys=keys, members=members)
+
+
+def _filtered(entries, form: LedgerFilterForm):
+    if not form.is_valid():
+        return entries
+    data = form.cleaned_data
+    tz = timezone.get_current_timezone()
+    if data["kind"]:
+        entries = entries.filter(kind=data["kind"])
+    if data["start"]:
+        entries = entries.filter(created_at__gte=datetime.combine(data["start"], time(), tz))
+    if data["end"]:
+        end = datetime.combine(data["end"] + timedelta(days=1), time(), tz)
+        entries = entries.filter(created_at__lt=end)
+    if data["model"]:
+        entries = entries.filter(model=data["model"])
+    if data["key"]:
+        entries = entries.filter(api_key_id=data["key"])
+    if data.get("member"):
+        entries = entries.filter(user_id=data["member"])
+    return entries
+
+
+def _parse_cursor(raw: str) -> tuple[datetime, int] | None:
+    """``<microseconds since epoch>.<id>`` of the last row shown; anything else: page 1."""
+    stamp, _, pk = raw.partition(".")
+    if not (stamp.isdigit() and pk.isdigit() and len(stamp) < 20 and len(pk) < 19):
+        return None
+    moment = datetime.fromtimestamp(int(stamp) / 1_000_000, tz=timezone.get_fixed_timezone(0))
+    return moment, int(pk)
+
+
+def _cursor(entry: LedgerEntry) -> str:
+    return f"{int(entry.created_at.timestamp() * 1_000_000)}.{entry.pk}"
+
+
+def _page(entries, cursor: tuple[datetime, int] | None) -> tuple[list[LedgerEntry], str]:
+    """Keyset paging on (created_at, id) with a row-value comparison, which the
+    (account, -created_at) index serves at any depth (PRODUCT.md: OFFSET and the
+    ``Q(a<x) | Q(a=x, id<y)`` form both degrade)."""
+    if cursor is not None:
+        moment, pk = cursor
+        table = LedgerEntry._meta.db_table
+        entries = entries.extra(  # noqa: S610 - parameters are bound, not interpolated
+            where=[f'("{table}"."created_at", "{table}"."id") < (%s, %s)'],
+            params=[connection.ops.adapt_datetimefield_value(moment), pk],
+        )
+    rows = list(
+        entries.select_related("api_key", "user", "actor").order_by("-created_at", "-id")[
+            : PAGE_SIZE + 1
+        ]
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (_cursor(rows[-1]) if more else "")
+
+
+def _settings(team) -> BillingSettings:
+    return BillingSettings.objects.get_or_create(team=team)[0]
+
+
+# --- Overview: balance, top-ups, ledger ------------------------------------------------------
+
+
+def _render_billing(request, *, status=200, redeem_form=None, threshold_form=None):
+    team = request.team
+    balance = ledger.balance(team)
+    form = _filter_form(request)
+    rows, next_cursor = _page(
+        _filtered(_entries(request), form), _parse_cursor(request.GET.get("after", ""))
+    )
+    query = request.GET.copy()
+    query.pop("after", None)
+    billing_settings = _settings(team)
+    context = {
+        "balance": balance,
+        "on_hold": ledger.credits_on_hold(team),
+        "forecast": usage.forecast(team, balance=balance),
+        "settings": billing_settings,
+        "low": billing_settings.low_balance_threshold is not None
+        and balance < billing_settings.low_balance_threshold,
+        "entries": rows,
+        "next_cursor": next_cursor,
+        "filter_query": query.urlencode(),
+        "paged": "after" in request.GET,
+        "filter_form": form,
+        "filtered": any(v for k, v in request.GET.items() if k != "after"),
+        "redeem_form": redeem_form or RedeemForm(),
+        "threshold_form": threshold_form
+        or ThresholdForm(initial={"threshold": billing_settings.low_balance_threshold}),
+        "card_payments": topups.card_payments_enabled(),
+        "packs": topups.packs(),
+        "checkout_form": CheckoutForm(packs=topups.packs()),
+    }
+    if request.htmx and request.htmx.target == "ledger":
+        return render(request, "billing/billing.html#ledger", context, status=status)
+    return render(request, "billing/billing.html", context, status=status)
+
+
+@require_GET
+@team_required
+def billing(request):
+    checkout = request.GET.get("checkout")
+    if checkout == "success":
+        messages.success(request, "Payment received. Credits appear as soon as Stripe confirms it.")
+    elif checkout == "cancelled":
+        messages.info(request, "Checkout cancelled; nothing was charged.")
+    return _render_billing(request)
+
+
+@never_cache
+@require_POST
+@team_required(manager=True)
+def redeem(request):
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _render_billing(request, redeem_form=form, status=400)
+    try:
+        entry = topups.redeem(team=request.team, user=request.user, code=form.cleaned_data["code"])
+    except topups.RedeemRateLimited as error:
+        form.add_error("code", error.message)
+        return _render_billing(request, redeem_form=form, status=429)
+    except topups.RedeemFailed as error:
+        form.add_error("code", error.message)
+        return _render_billing(request, redeem_form=form, status=400)
+    messages.success(request, f"Code redeemed: {entry.amount:,.2f} credits added.")
+    return redirect("billing")
+
+
+@require_POST
+@team_required(manager=True)
+def threshold(request):
+    form = ThresholdForm(request.POST)
+    if not form.is_valid():
+        return _render_billing(request, threshold_form=form, status=400)
+    value = form.cleaned_data["threshold"]
+    # Already below it: the manager sees the warning here; the e-mail waits for a refill
+    # and the next drop.
+    below = value is not None and ledger.balance(request.team) < value
+    BillingSettings.objects.update_or_create(
+        team=request.team,
+        defaults={"low_balance_threshold": value, "low_balance_alerted": below},
+    )
+    if value is None:
+        messages.success(request, "Low-balance warning turned off.")
+    else:
+        messages.success(request, f"Owners and admins will be e-mailed below {value:,.2f} credits.")
+    return redirect("billing")
+
+
+@require_POST
+@team_required(manager=True)
+def checkout(request):
+    form = CheckoutForm(request.POST, packs=topups.packs())
+    if not topups.card_payments_enabled() or not form.is_valid():
+        messages.error(request, "Choose one of the credit packs.")
+        return redirect("billing")
+    back = request.build_absolute_uri(reverse("billing"))
+    try:
+        url = topups.start_checkout(
+            team=request.team,
+            user=request.user,
+            credits=form.cleaned_data["credits"],
+            success_url=f"{back}?checkout=success",
+            cancel_url=f"{back}?checkout=cancelled",
+        )
+    except topups.CheckoutUnavailable as error:
+        messages.error(request, str(error))
+        return redirect("billing")
+    return redirect(url)
+
+
+@csrf_exempt  # Stripe signs the body instead; see topups.verify_event
+@require_POST
+def stripe_webhook(request):
+    try:
+        event = topups.verify_event(request.body, request.headers.get("Stripe-Signature"))
+    except topups.WebhookNotConfigured:
+        return HttpResponse("Stripe webhooks are not configured.", status=503)
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponse("Invalid signature or payload.", status=400)
+    outcome = topups.handle_event(event)
+    logger.info("stripe event %s: %s", event.to_dict().get("id"), outcome)
+    return HttpResponse(outcome, content_type="text/plain")
+
+
+# --- Ledger CSV and receipts -------------------------------------------------------------
+
+
+def _csv_response(rows, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@team_required
+def ledger_csv(request):
+    entries = _filtered(_entries(request), _filter_form(request))
+    writer = csv.writer(usage._Echo())
+
+    def rows():
+        yield writer.writerow(
+            [
+                "created_at",
+                "kind",
+                "amount",
+                "reference",
+                "model",
+                "images",
+                "api_key",
+                "member",
+                "actor",
+                "reason",
+            ]
+        )
+        for e in (
+            entries.select_related("api_key", "user", "actor")
+            .order_by("created_at", "id")
+            .iterator(chunk_size=2000)
+        ):
+            yield writer.writerow(
+                [
+                    e.created_at.isoformat(),
+                    e.kind,
+                    f"{e.amount:.2f}",
+                    usage.safe_cell(e.reference),
+                    usage.safe_cell(e.model),
+                    e.images,
+                    usage.safe_cell(e.api_key.name) if e.api_key else "",
+                    e.user.email if e.user else "",
+                    e.actor.email if e.actor else "",
+                    usage.safe_cell(e.reason),
+                ]
+            )
+
+    return _csv_response(rows(), f"{request.team.slug}-ledger.csv")
+
+
+@require_GET
+@team_required
+def receipt(request, reference: str):
+    entries = _entries(request).filter(reference=reference, kind__in=ledger.SETTLEMENT_KINDS)
+    entries = list(entries.select_related("api_key", "user").order_by("created_at", "id"))
+    if not entries:
+        raise Http404("No such charge.")
+    found = receipts.find(reference, team=request.team)
+    held = -sum(e.amount for e in entries if e.kind == EntryKind.HOLD)
+    released = sum(e.amount for e in entries if e.kind == EntryKind.RELEASE)
+    settled = any(e.kind == EntryKind.RELEASE for e in entries)
+    context = {
+        "reference": reference,
+        "receipt": found,
+        "entries": entries,
+        "held": held,
+        "charged": held - released if settled else None,
+        "first": entries[0],
+    }
+    return render(request, "billing/receipt.html", context)
+
+
+# --- Usage and limits ----------------------------------------------------------------------
+
+
+def _period(request) -> int:
+    raw = request.GET.get("days", "30")
+    return int(raw) if raw in {str(p) for p in usage.PERIODS} else 30
+
+
+@require_GET
+@team_required
+def usage_page(request):
+    days = _period(request)
+    metric = "images" if request.GET.get("metric") == "images" else "credits"
+    rows = usage.scope(request.team, member=_viewer(request))
+    start, end = usage.days_back(days)
+    context = {
+        "days": days,
+        "periods": usage.PERIODS,
+        "metric": metric,
+        "report": usage.report(rows, start=start, end=end),
+        "chart": usage.chart(rows, start=start, end=end, metric=metric),
+        "key_limits": _key_limits(request),
+        "member_limits": _member_limits(request),
+    }
+    return render(request, "billing/usage.html", context)
+
+
+def _progress(spent: Decimal, limit: Decimal | None) -> dict:
+    percent = float(spent / limit * 100) if limit else 0.0
+    return {
+        "spent": spent,
+        "limit": limit,
+        "percent": min(percent, 100.0),
+        "state": "over" if percent >= 100 else "near" if percent >= 80 else "ok",
+    }
+
+
+def _key_limits(request) -> list[dict]:
+    since = ledger.month_start()
+    keys = ApiKey.objects.filter(team=request.team, revoked_at__isnull=True)
+    if not request.membership.is_manager:
+        keys = keys.filter(created_by=request.user)
+    return [
+        {
+            "key": key,
+            "form": LimitForm(initial={"limit": key.monthly_credit_limit}),
+            **_progress(ledger.spent_by_key_since(key, since), key.monthly_credit_limit),
+        }
+        for key in keys
+    ]
+
+
+def _member_limits(request) -> list[dict]:
+    since = ledger.month_start()
+    memberships = Membership.objects.filter(team=request.team).select_related("user")
+    if not request.membership.is_manager:
+        memberships = memberships.filter(user=request.user)
+    caps = dict(
+        MemberLimit.objects.filter(team=request.team).values_list("user_id", "monthly_credit_limit")
+    )
+    result = []
+    for membership in memberships:
+        cap = caps.get(membership.user_id)
+        result.append(
+            {
+                "membership": membership,
+                "form": LimitForm(initial={"limit": cap}),
+                **_progress(
+                    ledger.spent_by_member_since(request.team, membership.user, since), cap
+                ),
+            }
+        )
+    return result
+
+
+@require_GET
+@team_required
+def usage_csv(request):
+    days = _period(request)
+    start, end = usage.days_back(days)
+    rows = usage.scope(request.team, member=_viewer(request))
+    return _csv_response(
+        usage.usage_csv(rows, start=start, end=end),
+        f"{request.team.slug}-usage-{start:%Y%m%d}-{end:%Y%m%d}.csv",
+    )
+
+
+def _limit_value(request) -> Decimal | None | bool:
+    form = LimitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a limit of 0 credits or more, or leave it empty.")
+        return False
+    return form.cleaned_data["limit"]
+
+
+@require_POST
+@team_required(manager=True)
+def key_limit(request, pk: int):
+    api_key = get_object_or_404(ApiKey, team=request.team, pk=pk)
+    value = _limit_value(request)
+    if value is not False:
+        ApiKey.objects.filter(pk=api_key.pk).update(monthly_credit_limit=value)
+        messages.success(request, f"Limit for “{api_key.name}” saved.")
+    return redirect(f"{reverse('billing_usage')}#limits")
+
+
+@require_POST
+@team_required(manager=True)
+def member_limit(request, pk: int):
+    membership = get_object_or_404(Membership, team=request.team, pk=pk)
+    value = _limit_value(request)
+    if value is None:
+        MemberLimit.objects.filter(team=request.team, user=membership.user).delete()
+        messages.success(request, f"Cap for {membership.user.get_full_name()} removed.")
+    elif value is not False:
+        MemberLimit.objects.update_or_create(
+            team=request.team, user=membership.user, defaults={"monthly_credit_limit": value}
+        )
+        messages.success(request, f"Cap for {membership.user.get_full_name()} saved.")
+    return redirect(f"{reverse('billing_usage')}#limits")

@@ -1,0 +1,102 @@
+"""The team gallery's read side: filtered images in newest-first keyset order.
+
+Pages and prev/next use a row-value comparison ``(created_at, id) < (%s, %s)`` against
+the ``(team, -created_at, -id)`` index, never OFFSET: measured on 100k images, OFFSET
+cost 52 ms for the last page, and Django's ``Q(a<x) | Q(a=x, id<y)`` form 37 ms, while the
+row value stays under a millisecond at any depth (see bench/bench_gallery.py). The cursor
+is an image id; its (created_at, id) is read back inside the team, so a foreign id simply
+finds nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from generator.models import OutputImage, Source
+from pixdash.accounts.models import Team
+
+PAGE_SIZE = 48
+_TABLE = OutputImage._meta.db_table
+
+
+@dataclass(frozen=True)
+class Filters:
+    q: str = ""
+    model: str = ""
+    member: int | None = None
+    source: str = ""
+    since: object = None  # date
+    until: object = None  # date
+    favourites: bool = False
+
+
+def visible(team: Team, filters: Filters | None = None) -> QuerySet[OutputImage]:
+    filters = filters or Filters()
+    images = OutputImage.objects.filter(team=team, deleted_at__isnull=True)
+    if filters.favourites:
+        images = images.filter(favourite=True)
+    if filters.model:
+        images = images.filter(generation__image_model__public_id=filters.model)
+    if filters.member:
+        images = images.filter(generation__user_id=filters.member)
+    if filters.source in (Source.UI, Source.API):
+        images = images.filter(generation__source=filters.source)
+    if filters.since:
+        images = images.filter(created_at__gte=_day_start(filters.since))
+    if filters.until:
+        images = images.filter(created_at__lt=_day_start(filters.until) + timedelta(days=1))
+    if filters.q:
+        images = images.filter(generation__prompt__icontains=filters.q)
+    return images.order_by("-created_at", "-id")
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _row_compare(operator: str, created_at: datetime, pk: int) -> RawSQL:
+    # Column names are qualified: gallery filters join generator_generation, which has
+    # its own created_at and id. The parameter goes through the backend's adapter so SQLite
+    # compares its stored text form and PostgreSQL a timestamptz.
+    value = connection.ops.adapt_datetimefield_value(created_at)
+    sql = f'("{_TABLE}"."created_at", "{_TABLE}"."id") {operator} (%s, %s)'
+    return RawSQL(sql, (value, pk), output_field=BooleanField())
+
+
+def _position(team: Team, pk: int | None) -> tuple[datetime, int] | None:
+    if pk is None:
+        return None
+    created = OutputImage.objects.filter(team=team, pk=pk).values_list("created_at", flat=True)
+    created_at = created.first()
+    return (created_at, pk) if created_at is not None else None
+
+
+def page(
+    team: Team, filters: Filters, *, after: int | None = None, size: int | None = None
+) -> tuple[list[OutputImage], int | None]:
+    """One page of images older than image ``after``, and the cursor for the next page."""
+    size = size or PAGE_SIZE
+    images = visible(team, filters).select_related("generation")
+    position = _position(team, after)
+    if after is not None and position is None:
+        return [], None
+    if position is not None:
+        images = images.filter(_row_compare("<", *position))
+    rows = list(images[: size + 1])
+    return rows[:size], (rows[size - 1].pk if len(rows) > size else None)
+
+
+def neighbours(team: Team, filters: Filters, image: OutputImage):
+    """(newer, older) images around ``image`` in the gallery's order and filters."""
+    images = visible(team, filters)
+    newer = (
+        images.filter(_row_compare(">", image.created_at, image.pk))
+        .order_by("created_at", "id")
+        .first()
+    )
+    older = images.filter(_row_compare("<", image.created_at, image.pk)).first()
+    return newer, older

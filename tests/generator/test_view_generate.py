@@ -1,0 +1,190 @@
+"""The generator page (/ and /generate/): model picker, live cost, submit through jobs.submit."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from generator.models import Generation, InputImage, Source, Status
+from generator.views import billing_url
+from pixdash.accounts.teams import sign_up
+from tests.generator.conftest import png_bytes
+
+HX = {"HX-Request": "true"}
+
+
+def post(client, **fields):
+    data = {"prompt": "a lighthouse at dusk", "model": "gemini-2.5-flash-image", "n": 1}
+    data.update(fields)
+    return client.post("/generate/", data)
+
+
+def test_home_is_the_generator_for_signed_in_users(alice):
+    response = alice.client.get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Generate images" in page
+    assert 'aria-current="page">Generate</a>' in page
+    # Every enabled model, with its price; the cost line for the default choice.
+    assert "Nano Banana Pro" in page and "8 credits" in page
+    assert "1 image × 2 credits = <strong>2 credits</strong>" in page
+    assert "balance 100" in page
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_demo_models_are_badged_and_the_demo_banner_shows(alice, settings):
+    settings.PIXDASH_DEMO_MODE = True
+    page = alice.client.get("/").content.decode()
+    assert "Demo mode." in page
+    assert 'class="badge badge-demo">Demo</span>' in page
+
+
+def test_without_demo_mode_unconfigured_models_are_greyed_out_with_the_reason(alice, settings):
+    settings.PIXDASH_DEMO_MODE = False
+    page = alice.client.get("/").content.decode()
+    assert "Demo mode." not in page
+    assert "is-unavailable" in page
+    assert "No Google Gemini key is configured on this server." in page
+    assert 'value="local-preview" checked' in page  # the first usable model
+
+
+def test_the_cost_partial_multiplies_and_shows_the_balance(alice):
+    response = alice.client.get(
+        "/generate/cost/", {"model": "gemini-3-pro-image-preview", "n": 4}, headers=HX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "4 images × 8 credits = <strong>32 credits</strong>" in html
+    assert "balance 100" in html
+    assert "disabled" not in html
+
+
+def test_the_submit_button_is_disabled_with_the_reason_when_credits_are_short(db):
+    user = sign_up(email="new@example.test", password="a long passphrase 1234", name="New")
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    html = client.get("/generate/cost/", {"model": "nano-banana", "n": 3}, headers=HX)
+    html = html.content.decode()
+    assert "Not enough credits: 6.00 needed, 0.00 available." in html
+    assert "disabled" in html
+    if billing_url() is None:
+        assert "Ask a team admin for credits." in html
+    else:
+        assert f'<a href="{billing_url()}">Add credits</a>' in html
+    page = client.get("/").content.decode()
+    assert "Your team has no credits yet." in page
+
+
+def test_the_options_partial_lists_the_models_sizes(alice):
+    response = alice.client.get("/generate/options/", {"model": "gpt-image-1.5"}, headers=HX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="3:2"' in html and 'value="16:9"' not in html
+
+
+def test_submitting_starts_an_async_browser_job(alice, ui_queue, fake_gemini):
+    response = post(alice.client, n=2, aspect_ratio="16:9")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    job = Generation.objects.get(team=alice.team)
+    assert (job.source, job.is_async, job.user, job.n) == (Source.UI, True, alice.user, 2)
+    assert (job.aspect_ratio, job.width, job.height) == ("16:9", 1344, 768)
+    assert ui_queue == [job.pk]
+    page = alice.client.get("/").content.decode()
+    assert f'id="job-{job.pk}"' in page
+    assert 'hx-trigger="every 1s"' in page
+
+
+def test_reference_images_are_inspected_and_stored(alice, ui_queue, fake_gemini):
+    upload = SimpleUploadedFile("cat.png", png_bytes(40, 30), content_type="image/png")
+    assert post(alice.client, images=[upload], prompt="make it blue").status_code == 302
+    job = Generation.objects.get(team=alice.team)
+    (stored,) = InputImage.objects.filter(generation=job)
+    assert (stored.width, stored.height) == (40, 30)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("page.png", b"<html><body>hi</body></html>", "page.png: it must be a PNG, JPEG or WEBP"),
+        ("cut.png", png_bytes(64, 64)[:60], "cut.png:"),
+    ],
+)
+def test_bad_uploads_get_a_readable_error_and_start_nothing(alice, ui_queue, name, data, message):
+    upload = SimpleUploadedFile(name, data, content_type="image/png")
+    response = post(alice.client, images=[upload])
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+def test_a_pixel_bomb_is_refused_before_decoding(alice, ui_queue):
+    buffer = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buffer, "PNG")
+    upload = SimpleUploadedFile("bomb.png", buffer.getvalue(), content_type="image/png")
+    response = post(alice.client, images=[upload])
+    assert response.status_code == 400
+    assert "megapixels" in response.content.decode()
+
+
+def test_too_many_reference_images_for_the_model(alice, ui_queue):
+    uploads = [
+        SimpleUploadedFile(f"{i}.png", png_bytes(), content_type="image/png") for i in range(4)
+    ]
+    response = post(alice.client, images=uploads)
+    assert response.status_code == 400
+    assert "takes at most 3 reference images; you added 4." in response.content.decode()
+
+
+@pytest.mark.parametrize(("n", "message"), [(0, "at least 1"), (11, "at most 10")])
+def test_the_image_count_is_bounded(alice, ui_queue, n, message):
+    response = post(alice.client, n=n)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_an_empty_prompt_is_explained(alice, ui_queue):
+    response = post(alice.client, prompt="")
+    assert response.status_code == 400
+    assert "Describe the image you want." in response.content.decode()
+
+
+def test_insufficient_credits_are_explained_and_nothing_is_held(alice, ui_queue, fake_gemini):
+    response = post(alice.client, model="gemini-3-pro-image-preview", n=10)
+    assert response.status_code == 200 or response.status_code == 302  # 80 fits in 100
+    response = post(alice.client, model="gemini-3-pro-image-preview", n=10)
+    assert response.status_code == 400
+    assert "Not enough credits: 80.00 needed, 20.00 available." in response.content.decode()
+    assert Generation.objects.count() == 1
+
+
+def test_editing_an_image_sends_it_as_reference_and_records_lineage(alice, make_job, ui_queue):
+    original = make_job(alice).outputs.get()
+    page = alice.client.get("/", {"edit": original.pk}).content.decode()
+    assert "Editing an image" in page
+    assert f'value="{original.pk}"' in page
+
+    response = post(alice.client, edit_from=original.pk, prompt="now at night")
+    assert response.status_code == 302
+    edit = Generation.objects.exclude(pk=original.generation_id).get()
+    assert edit.edited_from == original
+    assert edit.inputs.count() == 1
+    assert edit.status == Status.SUBMITTED
+
+
+def test_another_teams_image_cannot_be_edited(alice, charlie, make_job, ui_queue):
+    theirs = make_job(alice).outputs.get()
+    assert charlie.client.get("/", {"edit": theirs.pk}).status_code == 404
+    response = post(charlie.client, edit_from=theirs.pk)
+    assert response.status_code == 400
+    assert "The image to edit no longer exists." in response.content.decode()
+    assert not Generation.objects.filter(team=charlie.team).exists()
