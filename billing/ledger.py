@@ -231,8 +231,11 @@ def hold(
     return Hold(reference=reference, amount=amount)
 
 
-def settle(*, reference: str, charged: Decimal, images: int) -> bool:
+def settle(*, reference: str, charged: Decimal, images: int, model: str = "") -> bool:
     """Settle a hold: keep ``charged``, give the rest back. Exactly once per reference.
+
+    ``model`` names the model that made the images when it is not the one held for (a
+    fallback); the release entry and the usage rollup are booked to it.
 
     Returns False (and changes nothing) if the hold was already settled, so a duplicate
     task delivery or a sweeper racing a worker cannot release twice.
@@ -252,7 +255,7 @@ def settle(*, reference: str, charged: Decimal, images: int) -> bool:
                     kind=EntryKind.RELEASE,
                     amount=held - charged,
                     reference=reference,
-                    model=hold_entry.model,
+                    model=model or hold_entry.model,
                     images=images,
                     api_key_id=hold_entry.api_key_id,
                     user_id=hold_entry.user_id,
@@ -261,11 +264,13 @@ def settle(*, reference: str, charged: Decimal, images: int) -> bool:
             return False
         _credit(hold_entry.account, held - charged, unhold=held)
         if charged or images:
-            _record_usage(hold_entry, credits=charged, images=images)
+            _record_usage(
+                hold_entry, model=model or hold_entry.model, credits=charged, images=images
+            )
     return True
 
 
-def _record_usage(hold_entry: LedgerEntry, *, credits: Decimal, images: int) -> None:
+def _record_usage(hold_entry: LedgerEntry, *, model: str, credits: Decimal, images: int) -> None:
     """Add a settlement to its UsageDaily bucket: an F() increment, or the insert that
     creates the bucket. Two first settlements of a day racing both miss the UPDATE; the
     unique bucket index makes the second INSERT fail (on PostgreSQL it waits for the first
@@ -273,7 +278,7 @@ def _record_usage(hold_entry: LedgerEntry, *, credits: Decimal, images: int) -> 
     bucket = UsageDaily.objects.filter(
         team_id=hold_entry.account.team_id,
         day=timezone.localdate(hold_entry.created_at),
-        model=hold_entry.model,
+        model=model,
         api_key_id=hold_entry.api_key_id,
         user_id=hold_entry.user_id,
     )
@@ -289,7 +294,7 @@ def _record_usage(hold_entry: LedgerEntry, *, credits: Decimal, images: int) -> 
             UsageDaily.objects.create(
                 team_id=hold_entry.account.team_id,
                 day=timezone.localdate(hold_entry.created_at),
-                model=hold_entry.model,
+                model=model,
                 api_key_id=hold_entry.api_key_id,
                 user_id=hold_entry.user_id,
                 generations=1,

@@ -776,7 +776,13 @@ def _finish(
         raise _LostClaim
     OutputImage.objects.bulk_create(stored)
     _record_calls(claimed)
-    if not ledger.settle(reference=generation.public_id, charged=charged, images=len(stored)):
+    settled = ledger.settle(
+        reference=generation.public_id,
+        charged=charged,
+        images=len(stored),
+        model=used.image_model.public_id,
+    )
+    if not settled:
         raise RuntimeError(f"{generation} was settled twice under one claim")
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from billing import ledger
+from billing.models import EntryKind, LedgerEntry, UsageDaily
 from generator.models import Generation, ImageModel, ProviderCall
 from generator.providers import registry
 from tests.generator.conftest import UPSTREAM_500, ScriptedProvider, assert_error
@@ -93,6 +94,11 @@ def test_at_run_time_a_down_provider_falls_back_and_the_job_is_billed_at_the_fal
     assert len(fake_gemini.calls) == 3 and len(openai_fake.calls) == 3
     calls = ProviderCall.objects.values_list("provider", "ok")
     assert sorted(calls) == [("gemini", False)] * 3 + [("openai", True)] * 3
+    # The ledger and the usage rollup book the images to the model that made them.
+    release = LedgerEntry.objects.get(reference=generation.public_id, kind=EntryKind.RELEASE)
+    assert release.model == "gpt-image-1.5"
+    usage = UsageDaily.objects.get(team=alice.team)
+    assert (usage.model, usage.images, usage.credits) == ("gpt-image-1.5", 3, Decimal("3.00"))
 
 
 def test_a_safety_block_does_not_fall_back(
