@@ -22,7 +22,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -117,11 +117,11 @@ class GenerationSpec:
 
     def fingerprint(self, kind: str) -> str:
         """A digest of everything that shapes the result, for Idempotency-Key replays."""
-        fields = asdict(self)
-        fields["images"] = [image.sha256 for image in self.images]
-        fields["mask"] = self.mask.sha256 if self.mask else None
-        fields["kind"] = kind
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        shaping = asdict(self)
+        shaping["images"] = [image.sha256 for image in self.images]
+        shaping["mask"] = self.mask.sha256 if self.mask else None
+        shaping["kind"] = kind
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -397,6 +397,18 @@ class _Target:
     height: int
     unit_price: Decimal
 
+    @classmethod
+    def chosen_at_submit(cls, generation: Generation) -> "_Target":
+        return cls(**{name: getattr(generation, name) for name in cls.field_names()})
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The target's fields, named as the Generation columns they are stored in."""
+        return [f.name for f in fields(cls)]
+
+    def as_generation_fields(self) -> dict:
+        return {name: getattr(self, name) for name in self.field_names()}
+
 
 @dataclass
 class _Claim:
@@ -489,16 +501,7 @@ def _claim(generation_id: int, *, queued: bool) -> _Claim | None:
 
 
 def _targets(generation: Generation) -> list[_Target]:
-    first = _Target(
-        image_model=generation.image_model,
-        provider=generation.provider,
-        demo=generation.demo,
-        upstream_model=generation.upstream_model,
-        aspect_ratio=generation.aspect_ratio,
-        width=generation.width,
-        height=generation.height,
-        unit_price=generation.unit_price,
-    )
+    first = _Target.chosen_at_submit(generation)
     requested = catalog.resolve(generation.requested_model)
     if requested is None or not requested.fallback_models:
         return [first]
@@ -755,14 +758,7 @@ def _finish(
         status=Status.COMPLETED if stored else Status.FAILED,
         progress=100,
         # The model that made the images (a fallback, perhaps); requested_model stays.
-        image_model=used.image_model,
-        provider=used.provider,
-        demo=used.demo,
-        upstream_model=used.upstream_model,
-        aspect_ratio=used.aspect_ratio,
-        width=used.width,
-        height=used.height,
-        unit_price=used.unit_price,
+        **used.as_generation_fields(),
         images_delivered=len(stored),
         credits_charged=charged,
         error_code=code,
