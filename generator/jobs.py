@@ -139,6 +139,7 @@ def submit(
     user: User | None = None,
     api_key: ApiKey | None = None,
     idempotency_key: str | None = None,
+    edited_from: OutputImage | None = None,
 ) -> Submission:
     """Validate, hold credits and create the job; enqueue it when ``is_async``.
 
@@ -173,6 +174,7 @@ def submit(
                 api_key=api_key,
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
+                edited_from=edited_from,
             )
             ledger.hold(
                 team=team,
@@ -304,6 +306,7 @@ def _create_generation(
     api_key,
     idempotency_key,
     fingerprint,
+    edited_from,
 ) -> Generation:
     width, height = image_model.size_for(ratio)
     return Generation.objects.create(
@@ -333,6 +336,7 @@ def _create_generation(
         credits_held=held,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
+        edited_from=edited_from,
     )
 
 

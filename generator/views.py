@@ -132,17 +132,17 @@ def generate(request):
     form = GenerateForm(request.POST, request.FILES, team=request.team, models=models)
     if form.is_valid():
         try:
-            submission = jobs.submit(
+            jobs.submit(
                 team=request.team,
                 spec=form.spec(),
                 source=Source.UI,
                 is_async=True,
                 user=request.user,
+                edited_from=form.edited_from,
             )
         except (jobs.JobError, InsufficientCredits) as error:
             form.add_error(None, getattr(error, "message", str(error)))
         else:
-            _record_lineage(submission.generation, form.edited_from)
             messages.success(request, "Started. Your images appear below as they are made.")
             return redirect("home")
     context = _generator_context(request, form)
@@ -163,13 +163,6 @@ def _initial(request, models: list[ImageModel]) -> dict:
     if edit:
         initial["edit_from"] = edit
     return initial
-
-
-def _record_lineage(generation: Generation, edited_from: OutputImage | None) -> None:
-    # jobs.submit takes no lineage argument; edited_from is a plain column the pipeline
-    # never writes, so setting it right after submit cannot race with the job's state.
-    if edited_from is not None:
-        Generation.objects.filter(pk=generation.pk).update(edited_from=edited_from)
 
 
 @require_GET
@@ -227,11 +220,14 @@ def _resubmit(request, generation: Generation, model: str) -> Generation:
         size=generation.aspect_ratio,
         images=tuple(references),
     )
-    submitted = jobs.submit(
-        team=request.team, spec=spec, source=Source.UI, is_async=True, user=request.user
+    return jobs.submit(
+        team=request.team,
+        spec=spec,
+        source=Source.UI,
+        is_async=True,
+        user=request.user,
+        edited_from=generation.edited_from,
     ).generation
-    _record_lineage(submitted, generation.edited_from)
-    return submitted
 
 
 @require_POST
