@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 
-from generator.providers import registry
+from generator.providers import http, registry
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
 from tests.ledger_audit import assert_ledger_invariants
 
@@ -149,3 +149,15 @@ def make_job(ui_queue, fake_gemini):
         return Generation.objects.get(pk=generation.pk)
 
     return make
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Provider backoff waits are recorded instead of slept."""
+    waited: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    monkeypatch.setattr(http, "backoff_sleep", fake_sleep)
+    return waited

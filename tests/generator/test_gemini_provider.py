@@ -17,6 +17,7 @@ from generator.providers import http, registry
 from generator.providers.base import ErrorCode, ImageRequest, InputImage, ProviderError
 from generator.providers.gemini import GeminiProvider
 from tests.generator.conftest import assert_error, png_bytes
+from tests.generator.fake_upstream import FakeUpstream, run_adapter
 
 KEY = "AIza-test-secret-key-123"
 BASE = "https://gemini.test"
@@ -48,25 +49,8 @@ def google_error(code: int, status: str, reason: str = "") -> dict:
     }
 
 
-class Upstream:
-    """Scripted answers in order (the last one repeats); records every request."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return httpx.Response(200, json=answer)
-
-    @property
-    def bodies(self) -> list[dict]:
-        return [json.loads(r.content) for r in self.requests]
+class Upstream(FakeUpstream):
+    pass
 
 
 def provider(upstream: Upstream, **policy) -> GeminiProvider:
@@ -90,14 +74,7 @@ def request(**fields) -> ImageRequest:
 
 
 def generate(upstream: Upstream, req: ImageRequest | None = None, **policy):
-    async def go():
-        adapter = provider(upstream, **policy)
-        try:
-            return await adapter.generate(req or request())
-        finally:
-            await adapter.aclose()
-
-    return async_to_sync(go)()
+    return run_adapter(provider(upstream, **policy), req or request())
 
 
 def failure(upstream: Upstream, req: ImageRequest | None = None, **policy) -> ProviderError:
@@ -106,16 +83,7 @@ def failure(upstream: Upstream, req: ImageRequest | None = None, **policy) -> Pr
     return caught.value
 
 
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch) -> list[float]:
-    """Backoff waits are recorded instead of slept."""
-    waited: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    monkeypatch.setattr(http, "backoff_sleep", fake_sleep)
-    return waited
+pytestmark = pytest.mark.usefixtures("sleeps")
 
 
 # --- Request shape --------------------------------------------------------------------

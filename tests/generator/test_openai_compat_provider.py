@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 
 from billing import ledger
 from generator.models import Generation
@@ -15,6 +14,7 @@ from generator.providers import http, registry
 from generator.providers.base import ErrorCode, ImageRequest, InputImage, ProviderError
 from generator.providers.openai_compat import OpenAICompatProvider
 from tests.generator.conftest import assert_error, png_bytes
+from tests.generator.fake_upstream import FakeUpstream, run_adapter
 
 KEY = "sk-test-secret-0123456789"
 BASE = "https://images.test/v1"
@@ -25,22 +25,8 @@ def b64_answer(data: bytes = PNG, **extra) -> dict:
     return {"created": 1, "data": [{"b64_json": base64.b64encode(data).decode(), **extra}]}
 
 
-class Upstream:
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if callable(answer):
-            answer = answer(request)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return httpx.Response(200, json=answer, headers={"x-request-id": "req_up_1"})
+class Upstream(FakeUpstream):
+    default_headers = {"x-request-id": "req_up_1"}
 
 
 def openai_error(status: int, code: str, message: str = "nope") -> httpx.Response:
@@ -62,20 +48,14 @@ def request(**fields) -> ImageRequest:
 
 
 def generate(upstream: Upstream, req: ImageRequest | None = None, **options):
-    async def go():
-        adapter = OpenAICompatProvider(
-            api_key=KEY,
-            base_url=BASE,
-            transport=httpx.MockTransport(upstream),
-            policy=http.RetryPolicy(attempts=3, deadline=60),
-            **options,
-        )
-        try:
-            return await adapter.generate(req or request())
-        finally:
-            await adapter.aclose()
-
-    return async_to_sync(go)()
+    adapter = OpenAICompatProvider(
+        api_key=KEY,
+        base_url=BASE,
+        transport=httpx.MockTransport(upstream),
+        policy=http.RetryPolicy(attempts=3, deadline=60),
+        **options,
+    )
+    return run_adapter(adapter, req or request())
 
 
 def failure(upstream: Upstream, req: ImageRequest | None = None, **options) -> ProviderError:
@@ -84,15 +64,7 @@ def failure(upstream: Upstream, req: ImageRequest | None = None, **options) -> P
     return caught.value
 
 
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch) -> list[float]:
-    waited: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    monkeypatch.setattr(http, "backoff_sleep", fake_sleep)
-    return waited
+pytestmark = pytest.mark.usefixtures("sleeps")
 
 
 # --- Request shape --------------------------------------------------------------------
