@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import stripe
 from django.contrib import messages
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +26,7 @@ from billing.forms import CheckoutForm, LedgerFilterForm, LimitForm, RedeemForm,
 from billing.models import BillingSettings, EntryKind, LedgerEntry, MemberLimit
 from pixdash.accounts.access import team_required
 from pixdash.accounts.models import ApiKey, Membership, User
+from pixdash.keyset import row_compare
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -100,11 +100,7 @@ def _page(entries, cursor: tuple[datetime, int] | None) -> tuple[list[LedgerEntr
     ``Q(a<x) | Q(a=x, id<y)`` form both degrade)."""
     if cursor is not None:
         moment, pk = cursor
-        table = LedgerEntry._meta.db_table
-        entries = entries.extra(  # noqa: S610 - parameters are bound, not interpolated
-            where=[f'("{table}"."created_at", "{table}"."id") < (%s, %s)'],
-            params=[connection.ops.adapt_datetimefield_value(moment), pk],
-        )
+        entries = entries.filter(row_compare(LedgerEntry, "<", moment, pk))
     rows = list(
         entries.select_related("api_key", "user", "actor").order_by("-created_at", "-id")[
             : PAGE_SIZE + 1

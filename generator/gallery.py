@@ -11,16 +11,14 @@ finds nothing.
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db import connection
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from generator.models import OutputImage, Source
 from pixdash.accounts.models import Team
+from pixdash.keyset import row_compare
 
 PAGE_SIZE = 48
-_TABLE = OutputImage._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -58,13 +56,8 @@ def _day_start(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _row_compare(operator: str, created_at: datetime, pk: int) -> RawSQL:
-    # Column names are qualified: gallery filters join generator_generation, which has
-    # its own created_at and id. The parameter goes through the backend's adapter so SQLite
-    # compares its stored text form and PostgreSQL a timestamptz.
-    value = connection.ops.adapt_datetimefield_value(created_at)
-    sql = f'("{_TABLE}"."created_at", "{_TABLE}"."id") {operator} (%s, %s)'
-    return RawSQL(sql, (value, pk), output_field=BooleanField())
+def _row_compare(operator: str, created_at: datetime, pk: int):
+    return row_compare(OutputImage, operator, created_at, pk)
 
 
 def _position(team: Team, pk: int | None) -> tuple[datetime, int] | None:
