@@ -23,7 +23,6 @@ import logging
 import math
 
 import httpx
-from django.conf import settings
 
 from generator.providers import http
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
@@ -58,10 +57,7 @@ class GeminiProvider:
     ):
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
-        self._policy = policy or http.RetryPolicy(
-            attempts=settings.PIXDASH_PROVIDER_ATTEMPTS,
-            deadline=settings.PIXDASH_PROVIDER_DEADLINE,
-        )
+        self._policy = policy or http.RetryPolicy.from_settings()
         self._client = http.LoopBoundClient(
             lambda: http.build_async_client(
                 base_url=self._base_url,

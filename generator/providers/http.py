@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+from django.conf import settings
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
@@ -94,6 +95,13 @@ class LoopBoundClient:
 class RetryPolicy:
     attempts: int = 3
     deadline: float = 240.0  # seconds for all attempts and waits together
+
+    @classmethod
+    def from_settings(cls) -> "RetryPolicy":
+        return cls(
+            attempts=settings.PIXDASH_PROVIDER_ATTEMPTS,
+            deadline=settings.PIXDASH_PROVIDER_DEADLINE,
+        )
 
 
 class Unreachable(Exception):

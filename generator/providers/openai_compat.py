@@ -20,7 +20,6 @@ import binascii
 import logging
 
 import httpx
-from django.conf import settings
 
 from generator.providers import http
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
@@ -52,10 +51,7 @@ class OpenAICompatProvider:
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._max_download_bytes = max_download_bytes
-        self._policy = policy or http.RetryPolicy(
-            attempts=settings.PIXDASH_PROVIDER_ATTEMPTS,
-            deadline=settings.PIXDASH_PROVIDER_DEADLINE,
-        )
+        self._policy = policy or http.RetryPolicy.from_settings()
         # No default Authorization header: the same client downloads result URLs from
         # other hosts, which must never see our key.
         self._client = http.LoopBoundClient(lambda: http.build_async_client(transport=transport))

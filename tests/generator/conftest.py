@@ -7,6 +7,7 @@ with the adapters' own tests.
 
 import asyncio
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -161,3 +162,13 @@ def sleeps(monkeypatch) -> list[float]:
 
     monkeypatch.setattr(http, "backoff_sleep", fake_sleep)
     return waited
+
+
+def post_generation(client, key, body: dict):
+    """POST /v1/images/generations with ``key`` through Django's test client."""
+    return client.post(
+        "/v1/images/generations",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=key.headers,
+    )

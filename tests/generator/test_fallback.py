@@ -1,7 +1,6 @@
 """Opt-in fallback models: at submit when the primary provider is not configured, at run
 time when every image failed because the provider is down; billed at the model used."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -11,18 +10,9 @@ from billing import ledger
 from billing.models import EntryKind, LedgerEntry, UsageDaily
 from generator.models import Generation, ImageModel, ProviderCall
 from generator.providers import registry
-from tests.generator.conftest import UPSTREAM_500, ScriptedProvider, assert_error
+from tests.generator.conftest import UPSTREAM_500, ScriptedProvider, assert_error, post_generation
 
 pytestmark = pytest.mark.usefixtures("audit_ledger")
-
-
-def post(client, key, body):
-    return client.post(
-        "/v1/images/generations",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers=key.headers,
-    )
 
 
 @pytest.fixture
@@ -46,7 +36,9 @@ def openai_fake():
 def test_without_a_gemini_key_submit_falls_back_and_bills_the_fallback(
     client, alice, alice_key, chain, openai_fake
 ):
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "a fox", "n": 2})
+    response = post_generation(
+        client, alice_key, {"model": "nano-banana", "prompt": "a fox", "n": 2}
+    )
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -62,13 +54,13 @@ def test_without_a_gemini_key_submit_falls_back_and_bills_the_fallback(
 
 
 def test_with_nothing_configured_it_is_still_a_503(client, alice, alice_key, chain):
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "a fox"})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "a fox"})
     assert_error(response, 503, "model_unavailable", param="model")
     assert not Generation.objects.exists()
 
 
 def test_a_model_without_fallbacks_holds_its_own_price(client, alice, alice_key, fake_gemini):
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "a fox"})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "a fox"})
     assert response.status_code == 200
     assert Generation.objects.get().credits_held == Decimal("2.00")
 
@@ -77,7 +69,9 @@ def test_at_run_time_a_down_provider_falls_back_and_the_job_is_billed_at_the_fal
     client, alice, alice_key, chain, fake_gemini, openai_fake
 ):
     fake_gemini.script = lambda request: UPSTREAM_500
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "a fox", "n": 3})
+    response = post_generation(
+        client, alice_key, {"model": "nano-banana", "prompt": "a fox", "n": 3}
+    )
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -107,7 +101,7 @@ def test_a_safety_block_does_not_fall_back(
     from tests.generator.conftest import SAFETY_BLOCK
 
     fake_gemini.script = lambda request: SAFETY_BLOCK
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "bad"})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "bad"})
 
     assert_error(response, 422, "prompt_rejected")
     assert openai_fake.calls == []
@@ -118,7 +112,7 @@ def test_a_partial_failure_does_not_fall_back(
     client, alice, alice_key, chain, fake_gemini, openai_fake
 ):
     fake_gemini.script = lambda request: UPSTREAM_500 if request.index == 0 else None
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "x", "n": 2})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "x", "n": 2})
 
     assert response.json()["model"] == "gemini-2.5-flash-image"
     assert openai_fake.calls == []
@@ -130,7 +124,7 @@ def test_when_the_whole_chain_fails_nothing_is_charged(
 ):
     fake_gemini.script = lambda request: UPSTREAM_500
     openai_fake.script = lambda request: UPSTREAM_500
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "x"})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "x"})
 
     assert_error(response, 503, "model_unavailable")
     assert ledger.balance(alice.team) == Decimal("100.00")

@@ -3,7 +3,6 @@ every answer mapping, retries, timeouts; and through the pipeline with the real 
 
 import asyncio
 import base64
-import json
 import logging
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from generator.models import Generation, ProviderCall
 from generator.providers import http, registry
 from generator.providers.base import ErrorCode, ImageRequest, InputImage, ProviderError
 from generator.providers.gemini import GeminiProvider
-from tests.generator.conftest import assert_error, png_bytes
+from tests.generator.conftest import assert_error, png_bytes, post_generation
 from tests.generator.fake_upstream import FakeUpstream, run_adapter
 
 KEY = "AIza-test-secret-key-123"
@@ -256,7 +255,7 @@ def test_a_200_that_is_not_json_is_a_retryable_upstream_failure():
 def test_a_bad_key_is_misconfigured_with_a_loud_log_that_never_shows_the_key(caplog):
     upstream = Upstream(
         httpx.Response(400, json=google_error(400, "INVALID_ARGUMENT", "API_KEY_INVALID"))
-    )  # noqa: E501
+    )
     with caplog.at_level(logging.ERROR, logger="generator.providers.gemini"):
         error = failure(upstream)
 
@@ -267,7 +266,7 @@ def test_a_bad_key_is_misconfigured_with_a_loud_log_that_never_shows_the_key(cap
     assert any(
         r.levelno == logging.ERROR and "PIXDASH_GEMINI_API_KEY" in r.getMessage()
         for r in caplog.records
-    )  # noqa: E501
+    )
     assert KEY not in caplog.text
     assert KEY not in error.message
 
@@ -443,15 +442,6 @@ def real_gemini(settings):
     registry.overrides.pop("gemini", None)
 
 
-def post(client, key, body):
-    return client.post(
-        "/v1/images/generations",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers=key.headers,
-    )
-
-
 @pytest.mark.usefixtures("audit_ledger")
 def test_n4_with_one_image_blocked_delivers_3_and_charges_3(client, alice, alice_key, real_gemini):
     calls = []
@@ -463,9 +453,9 @@ def test_n4_with_one_image_blocked_delivers_3_and_charges_3(client, alice, alice
         return httpx.Response(200, json=image_answer(png_bytes(1344, 768)))
 
     real_gemini(handler)
-    response = post(
+    response = post_generation(
         client, alice_key, {"model": "nano-banana", "prompt": "pears", "n": 4, "size": "16:9"}
-    )  # noqa: E501
+    )
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -487,7 +477,7 @@ def test_n4_with_one_image_blocked_delivers_3_and_charges_3(client, alice, alice
 @pytest.mark.usefixtures("audit_ledger")
 def test_a_safety_block_is_a_422_and_charges_nothing(client, alice, alice_key, real_gemini):
     real_gemini(lambda req: httpx.Response(200, json={"promptFeedback": {"blockReason": "SAFETY"}}))
-    response = post(client, alice_key, {"model": "nano-banana", "prompt": "bad"})
+    response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "bad"})
 
     assert_error(response, 422, "prompt_rejected")
     assert ledger.balance(alice.team) == Decimal("100.00")
@@ -500,10 +490,10 @@ def test_a_bad_key_is_a_503_model_unavailable_with_a_loud_log(
     real_gemini(
         lambda req: httpx.Response(
             400, json=google_error(400, "INVALID_ARGUMENT", "API_KEY_INVALID")
-        )  # noqa: E501
+        )
     )
     with caplog.at_level(logging.ERROR, logger="generator.providers.gemini"):
-        response = post(client, alice_key, {"model": "nano-banana", "prompt": "a cat"})
+        response = post_generation(client, alice_key, {"model": "nano-banana", "prompt": "a cat"})
 
     error = assert_error(response, 503, "model_unavailable")
     assert "misconfigured" in error["message"]

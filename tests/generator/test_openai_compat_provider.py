@@ -13,7 +13,7 @@ from generator.models import Generation
 from generator.providers import http, registry
 from generator.providers.base import ErrorCode, ImageRequest, InputImage, ProviderError
 from generator.providers.openai_compat import OpenAICompatProvider
-from tests.generator.conftest import assert_error, png_bytes
+from tests.generator.conftest import assert_error, png_bytes, post_generation
 from tests.generator.fake_upstream import FakeUpstream, run_adapter
 
 KEY = "sk-test-secret-0123456789"
@@ -279,19 +279,10 @@ def real_openai(settings):
     registry.overrides.pop("openai", None)
 
 
-def post(client, key, body):
-    return client.post(
-        "/v1/images/generations",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers=key.headers,
-    )
-
-
 @pytest.mark.usefixtures("audit_ledger")
 def test_gpt_image_through_the_api_charges_one_credit(client, alice, alice_key, real_openai):
     real_openai(lambda req: httpx.Response(200, json=b64_answer(png_bytes(1024, 1024))))
-    response = post(client, alice_key, {"model": "gpt-image-1.5", "prompt": "a teapot"})
+    response = post_generation(client, alice_key, {"model": "gpt-image-1.5", "prompt": "a teapot"})
 
     assert response.status_code == 200, response.content
     assert response.json()["model"] == "gpt-image-1.5"
@@ -302,7 +293,7 @@ def test_gpt_image_through_the_api_charges_one_credit(client, alice, alice_key, 
 @pytest.mark.usefixtures("audit_ledger")
 def test_a_moderation_block_is_a_422(client, alice, alice_key, real_openai):
     real_openai(lambda req: openai_error(400, "moderation_blocked"))
-    response = post(client, alice_key, {"model": "gpt-image-1.5", "prompt": "bad"})
+    response = post_generation(client, alice_key, {"model": "gpt-image-1.5", "prompt": "bad"})
 
     assert_error(response, 422, "prompt_rejected")
     assert ledger.balance(alice.team) == Decimal("100.00")
