@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta
 from decimal import Decimal
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -49,6 +49,7 @@ from generator.providers import registry
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
 from generator.providers.base import InputImage as ProviderInput
 from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.db import db_step
 from pixdash.ids import new_ulid
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def submit(
 
 async def submit_async(**kwargs) -> Submission:
     """submit() from an async view, on a worker thread with the connection handed back."""
-    return await _db_step(submit, **kwargs)
+    return await db_step(submit, **kwargs)
 
 
 def _resolve_model(name: str, api_key: ApiKey | None) -> ImageModel:
@@ -446,24 +447,11 @@ def run(*, generation_id: int) -> None:
 async def run_now(generation: Generation) -> Generation:
     """Run a job in the calling (async) web request. The database is touched in short
     steps on a worker thread, and no connection is held while the provider works."""
-    claimed = await _db_step(_claim, generation.pk, queued=False)
+    claimed = await db_step(_claim, generation.pk, queued=False)
     if claimed is None:
-        return await _db_step(Generation.objects.get, pk=generation.pk)
+        return await db_step(Generation.objects.get, pk=generation.pk)
     outcomes = await _render(claimed, None)
-    return await _db_step(_deliver, claimed, outcomes)
-
-
-async def _db_step(function, *args, **kwargs):
-    def step():
-        try:
-            return function(*args, **kwargs)
-        finally:
-            # Hand the connection back (to the pool on PostgreSQL) before the next await;
-            # inside a test's wrapping transaction there is nothing to hand back.
-            if not connection.in_atomic_block:
-                close_old_connections()
-
-    return await sync_to_async(step)()
+    return await db_step(_deliver, claimed, outcomes)
 
 
 def _claim(generation_id: int, *, queued: bool) -> _Claim | None:
@@ -588,7 +576,7 @@ def _progress_reporter(claimed: _Claim) -> Callable[[int], Awaitable[None]]:
         ).update(progress=5 + int(90 * done / total))
 
     async def report(done: int) -> None:
-        await _db_step(save, done)
+        await db_step(save, done)
 
     return report
 

@@ -3,13 +3,14 @@
 import logging
 from functools import wraps
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.views.decorators.csrf import csrf_exempt
 
 from pixdash.accounts.keys import KEY_LENGTH, find_active_key, touch_last_used
 from pixdash.accounts.models import ApiKey
 from pixdash.api_errors import error_response
+from pixdash.db import db_step
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def api_key_required(view):
 
         @wraps(view)
         async def async_wrapper(request, *args, **kwargs):
-            api_key = await sync_to_async(authenticate)(request)
+            api_key = await db_step(authenticate, request)
             if api_key is None:
                 return _unauthorized(request)
             request.api_key, request.team = api_key, api_key.team
