@@ -33,7 +33,7 @@ from django.utils import timezone  # noqa: E402
 from generator import gallery  # noqa: E402
 from generator.models import Generation, ImageModel, OutputImage, Source, Status  # noqa: E402
 from pixdash.accounts.models import Team  # noqa: E402
-from pixdash.ids import new_ulid  # noqa: E402
+from pixdash.core.ids import new_ulid  # noqa: E402
 
 IMAGES, PER_JOB = 100_000, 10
 

@@ -368,22 +368,35 @@ def check_spending_limits(
     monthly limit. Call inside the transaction that holds: the key and member-limit rows
     are locked (PostgreSQL; SQLite serialises writers), so two requests cannot both fit
     under the same limit."""
-    since = month_start()
-    if api_key is not None and api_key.monthly_credit_limit is not None:
-        ApiKey.objects.select_for_update().filter(pk=api_key.pk).first()
-        spent = spent_by_key_since(api_key, since)
-        if spent + amount > api_key.monthly_credit_limit:
-            raise SpendingLimitExceeded(
-                f"This API key's monthly limit of {api_key.monthly_credit_limit:.2f} credits "
-                f"would be exceeded ({spent:.2f} used, {amount:.2f} needed)."
-            )
+    check_key_limit(api_key=api_key, amount=amount)
+    check_member_limit(team=team, user=user, api_key=api_key, amount=amount)
+
+
+def check_key_limit(*, api_key: ApiKey | None, amount: Decimal) -> None:
+    """The API key's monthly limit (see check_spending_limits)."""
+    if api_key is None or api_key.monthly_credit_limit is None:
+        return
+    ApiKey.objects.select_for_update().filter(pk=api_key.pk).first()
+    spent = spent_by_key_since(api_key, month_start())
+    if spent + amount > api_key.monthly_credit_limit:
+        raise SpendingLimitExceeded(
+            f"This API key's monthly limit of {api_key.monthly_credit_limit:.2f} credits "
+            f"would be exceeded ({spent:.2f} used, {amount:.2f} needed)."
+        )
+
+
+def check_member_limit(
+    *, team: Team, amount: Decimal, user: User | None = None, api_key: ApiKey | None = None
+) -> None:
+    """The member's monthly cap: the signed-in user, or for an API call the key's creator
+    (see member_spending)."""
     member_id = user.pk if user is not None else getattr(api_key, "created_by_id", None)
     if member_id is None:
         return
     limit = MemberLimit.objects.select_for_update().filter(team=team, user_id=member_id).first()
     if limit is None:
         return
-    spent = spent_by_member_since(team, member_id, since)
+    spent = spent_by_member_since(team, member_id, month_start())
     if spent + amount > limit.monthly_credit_limit:
         whose = "Your" if user is not None else "The key owner's"
         raise SpendingLimitExceeded(

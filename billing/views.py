@@ -26,7 +26,7 @@ from billing.forms import CheckoutForm, LedgerFilterForm, LimitForm, RedeemForm,
 from billing.models import BillingSettings, EntryKind, LedgerEntry, MemberLimit
 from pixdash.accounts.access import team_required
 from pixdash.accounts.models import ApiKey, Membership, User
-from pixdash.keyset import row_compare
+from pixdash.core.keyset import row_compare
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from generator.models import OutputImage, Source
 from pixdash.accounts.models import Team
-from pixdash.keyset import row_compare
+from pixdash.core.keyset import row_compare
 
 PAGE_SIZE = 48
 

@@ -1,7 +1,7 @@
 """The model catalog, generation jobs and their images.
 
 A Generation moves submitted → processing → completed | failed, and only
-generator/jobs.py changes its state, always by conditional UPDATEs so that duplicate
+generator/jobs/state.py changes its state, always by conditional UPDATEs so that duplicate
 task deliveries, the sweeper and a crashed worker's replacement cannot both finish it.
 """
 

@@ -1,17 +1,21 @@
 from django.urls import path
 
-from generator import api, media, openapi, staff, views
+from generator import media, staff, views
+from generator.api import catalog as catalog_api
+from generator.api import images as images_api
+from generator.api import openapi
+from generator.api import tasks as tasks_api
 
 urlpatterns = [
-    path("v1/images/generations", api.create_generation),
-    path("v1/images/edits", api.create_edit),
-    path("v1/async/images/generations", api.create_generation_async),
-    path("v1/async/images/edits", api.create_edit_async),
-    path("v1/tasks/<str:task_id>", api.get_task),
-    path("v1/models", api.list_models),
-    path("v1/models/<str:model_id>", api.get_model),
+    path("v1/images/generations", images_api.create_generation),
+    path("v1/images/edits", images_api.create_edit),
+    path("v1/async/images/generations", images_api.create_generation_async),
+    path("v1/async/images/edits", images_api.create_edit_async),
+    path("v1/tasks/<str:task_id>", tasks_api.get_task),
+    path("v1/models", catalog_api.list_models),
+    path("v1/models/<str:model_id>", catalog_api.get_model),
     path("v1/openapi.json", openapi.openapi_json, name="openapi"),
-    path("v1/<path:rest>", api.not_found),
+    path("v1/<path:rest>", catalog_api.not_found),
     path("media/signed/<str:token>", media.media_signed, name="media_signed"),
     # Browser pages (issue #4): generator, jobs, compare, gallery, models, member media.
     path("generate/", views.generate, name="generate"),

@@ -101,7 +101,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "pixdash.middleware.RequestIdMiddleware",
+    "pixdash.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -2,7 +2,7 @@
 protocol, and ProviderError.
 
 Adapters translate between these and a vendor's wire format. They never touch the ORM,
-billing or storage: jobs.py does, so an adapter can be tested with nothing but an httpx
+billing or storage: generator/jobs/ does, so an adapter can be tested with nothing but an httpx
 transport.
 """
 

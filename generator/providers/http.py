@@ -8,9 +8,10 @@ transport (e.g. for httpx-aiohttp) is a change to this module only.
 Client lifetime: an AsyncClient's connections belong to the event loop that opened them,
 and a Celery task runs each job in a fresh loop (async_to_sync), so no client may be kept
 in a module global. Adapters open one client per job (lazily, on the job's loop) and
-jobs.py closes it when the job's images are done. What is expensive about a new client is
-its TLS context (loading the CA bundle, ~10 ms of CPU); that is built once per process here
-and shared, which leaves a client costing well under a millisecond (see bench/).
+generator/jobs/render.py closes it when the job's images are done. What is expensive
+about a new client is its TLS context (loading the CA bundle, ~10 ms of CPU); that is
+built once per process here and shared, which leaves a client costing well under a
+millisecond (see bench/).
 """
 
 import asyncio
@@ -70,7 +71,7 @@ class LoopBoundClient:
     """An AsyncClient opened lazily on the running loop and reopened if the loop changes.
 
     One per provider instance, i.e. per job: the n images of a job share its connections.
-    ``aclose()`` is called by jobs.py once the job's images are done."""
+    ``aclose()`` is called by generator/jobs/render.py once the job's images are done."""
 
     def __init__(self, factory: Callable[[], httpx.AsyncClient]):
         self._factory = factory

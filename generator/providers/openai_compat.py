@@ -1,7 +1,7 @@
 """Any server that speaks the OpenAI Images API (OpenAI itself, Pixapi, another gateway).
 
 JSON to ``{base}/images/generations``, multipart to ``{base}/images/edits``, one image per
-call (jobs.py makes n calls), ``Authorization: Bearer`` with the operator's key.
+call (the pipeline makes n calls), ``Authorization: Bearer`` with the operator's key.
 
 We always want the bytes, never the provider's URL (it expires in about an hour and points
 at someone else's storage): we ask for ``b64_json``, except from GPT image models, which

@@ -9,8 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from pixdash.accounts.keys import KEY_LENGTH, find_active_key, touch_last_used
 from pixdash.accounts.models import ApiKey
-from pixdash.api_errors import error_response
-from pixdash.db import db_step
+from pixdash.core.api_errors import error_response
+from pixdash.core.db import db_step
 
 logger = logging.getLogger(__name__)
 

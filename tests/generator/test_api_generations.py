@@ -434,7 +434,9 @@ def test_a_malformed_idempotency_key_is_a_400(client, alice, alice_key, fake_gem
 def frozen_minute(monkeypatch):
     """A clock fixed 10 s into a minute, so the window cannot roll over mid-test (the cache
     is cleared around every test by tests/generator/conftest.py)."""
-    monkeypatch.setattr("generator.api.time", types.SimpleNamespace(time=lambda: 1_800_000_010.0))
+    monkeypatch.setattr(
+        "generator.api.base.time", types.SimpleNamespace(time=lambda: 1_800_000_010.0)
+    )
 
 
 def test_it_429s_with_retry_after_past_the_keys_rate_limit(

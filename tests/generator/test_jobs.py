@@ -24,6 +24,8 @@ from billing.ledger import InsufficientCredits
 from billing.models import EntryKind, LedgerEntry
 from generator import images as imaging
 from generator import jobs, tasks
+from generator.api import errors
+from generator.jobs import deliver, render, state
 from generator.models import Generation, InputImage, OutputImage, Source, Status
 from tests.conftest import STARTING_CREDITS
 from tests.generator.conftest import (
@@ -159,7 +161,7 @@ def test_an_unknown_model_is_model_not_found_and_nothing_is_held(alice):
     with pytest.raises(jobs.ModelNotFound) as raised:
         submit(alice, model="dall-e-9")
 
-    assert raised.value.status == 404
+    assert errors.from_domain(raised.value).status == 404
     assert raised.value.param == "model"
     assert not Generation.objects.exists()
     assert ledger.balance(alice.team) == STARTING_CREDITS
@@ -180,7 +182,7 @@ def test_a_key_limited_to_other_models_is_not_permitted(alice, alice_key, fake_g
 
     with pytest.raises(jobs.NotPermitted) as raised:
         submit(alice, api_key=key, model="nano-banana")
-    assert raised.value.status == 403
+    assert errors.from_domain(raised.value).status == 403
     assert not Generation.objects.exists()
 
     # Allowed by alias or by public id alike.
@@ -483,8 +485,8 @@ def test_a_stale_claims_late_delivery_is_dropped_and_leaves_the_winners_files(
     winner_outputs = {(o.index, o.file.name, o.sha256) for o in winner.outputs.all()}
 
     # The first worker was only slow: it comes back with its own images.
-    late = async_to_sync(jobs._render)(stale, None)
-    result = jobs._deliver(stale, late)
+    late = async_to_sync(render.render)(stale, None)
+    result = deliver.deliver(stale, late)
 
     assert result.status == Status.COMPLETED
     assert result.finished_at == winner.finished_at
@@ -506,8 +508,8 @@ def test_a_stale_claim_cannot_fail_a_job_another_run_took_over(alice, fake_gemin
     )
     jobs._claim(generation.pk, queued=generation.is_async)
 
-    jobs._release_claim(stale)
-    assert not jobs._fail(
+    state.release_claim(stale)
+    assert not state.fail(
         generation.pk, code="x", message="x", statuses=(Status.PROCESSING,), token=stale.token
     )
 
@@ -610,8 +612,8 @@ def test_sweep_leaves_finished_jobs_and_a_late_worker_cannot_deliver_after_it(
 
     assert fresh(done).status == Status.COMPLETED
     assert_swept(stuck)
-    outcomes = async_to_sync(jobs._render)(claimed, None)
-    assert jobs._deliver(claimed, outcomes).status == Status.FAILED
+    outcomes = async_to_sync(render.render)(claimed, None)
+    assert deliver.deliver(claimed, outcomes).status == Status.FAILED
     assert files_under(media) == output_files(done)
 
 
@@ -708,7 +710,7 @@ def test_a_broker_down_at_submit_fails_the_job_and_releases_its_hold(alice, fake
     ):
         submit(alice, n=3)
 
-    assert raised.value.status == 503
+    assert errors.from_domain(raised.value).status == 503
     assert "6379" not in raised.value.message
     generation = Generation.objects.get()
     assert generation.status == Status.FAILED
@@ -724,7 +726,7 @@ def test_a_broker_down_at_submit_fails_the_job_and_releases_its_hold(alice, fake
 def test_a_crash_while_delivering_hands_the_job_back_at_once(alice, fake_gemini):
     generation = submit(alice)
     with (
-        mock.patch.object(jobs, "_save_file", side_effect=OSError("disk full")),
+        mock.patch.object(deliver, "_save_file", side_effect=OSError("disk full")),
         pytest.raises(OSError),
     ):
         jobs.run(generation_id=generation.pk)

@@ -3,7 +3,7 @@ says what the validators and serializers actually do.
 
 openapi_spec_validator checks the document as a whole; the structural checks below say
 what it means for Pixdash. Schemas are checked with a small JSON Schema subset (exactly the keywords
-pydantic emits for generator/schemas.py), so no extra dependency is needed.
+pydantic emits for generator/api/schemas.py), so no extra dependency is needed.
 """
 
 import json
@@ -15,7 +15,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from generator import jobs
-from generator.schemas import ImageEditRequest, ImageGenerationRequest
+from generator.api.schemas import ImageEditRequest, ImageGenerationRequest
 from tests.generator.conftest import SAFETY_BLOCK
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -187,7 +187,7 @@ def test_it_documents_every_v1_route_and_no_other(document):
 
     assert routes, "no /v1 routes found: the URL walk is broken"
     missing = set(routes) - set(document["paths"])
-    assert not missing, f"Document these endpoints in generator/openapi.py: {sorted(missing)}"
+    assert not missing, f"Document these endpoints in generator/api/openapi.py: {sorted(missing)}"
     assert set(document["paths"]) <= set(routes), "documented paths that do not exist"
 
 

@@ -148,7 +148,7 @@ def test_a_crashing_provider_is_retried_then_failed_and_released(
 def test_a_crash_in_render_is_retried_then_failed_and_released(alice, fake_gemini, no_backoff):
     generation = submit(alice)
 
-    with mock.patch.object(jobs, "_render", side_effect=RuntimeError("boom")) as render:
+    with mock.patch.object(jobs.render, "render", side_effect=RuntimeError("boom")) as render:
         tasks.run_generation.apply(args=[generation.pk])
 
     assert render.call_count == django_settings.PIXDASH_JOB_MAX_ATTEMPTS

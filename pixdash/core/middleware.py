@@ -2,7 +2,7 @@
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from pixdash.ids import new_ulid
+from pixdash.core.ids import new_ulid
 
 
 def new_request_id() -> str:

@@ -1,4 +1,4 @@
-"""/v1/openapi.json, generated from the pydantic models in generator/schemas.py that also
+"""/v1/openapi.json, generated from the pydantic models in generator/api/schemas.py that also
 validate requests and build responses."""
 
 from functools import cache
@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from pydantic.json_schema import models_json_schema
 
-from generator.schemas import (
+from generator.api.schemas import (
     ErrorResponse,
     ImageEditRequest,
     ImageGenerationRequest,

@@ -1,0 +1,216 @@
+"""The generation pipeline: one path for the API and the browser.
+
+    quote()    what a request would hold, and whether it would be accepted (planning.py)
+    submit()   validate, hold n × price and create the job in one transaction (no job
+               without a hold, no hold without a job); enqueue it when asynchronous
+    run()      Celery's entry: claim the row, render, deliver and settle
+    run_now()  the sync API's entry: the same steps awaited in the web process, with no
+               database connection held while the provider works
+    sweep()    settle jobs whose worker vanished (state.py)
+
+planning.py prices a request, state.py is the only writer of job state, render.py asks the
+providers, deliver.py stores images and settles. Errors are domain errors (errors.py).
+"""
+
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.db import IntegrityError, transaction
+
+from billing import ledger
+from generator.jobs import deliver as delivery
+from generator.jobs import planning, render, state
+from generator.jobs.errors import (
+    IdempotencyMismatch,
+    JobError,
+    ModelNotFound,
+    ModelUnavailable,
+    NotPermitted,
+    QueueUnavailable,
+    RetryLater,
+)
+from generator.jobs.planning import GenerationSpec, Plan, Quote, quote
+from generator.jobs.render import backoff
+from generator.jobs.state import abandon, sweep
+from generator.models import Generation, OutputImage, Status
+from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.core.db import db_step
+
+__all__ = [
+    "GenerationSpec",
+    "IdempotencyMismatch",
+    "JobError",
+    "ModelNotFound",
+    "ModelUnavailable",
+    "NotPermitted",
+    "Plan",
+    "QueueUnavailable",
+    "Quote",
+    "RetryLater",
+    "Submission",
+    "abandon",
+    "backoff",
+    "quote",
+    "run",
+    "run_now",
+    "submit",
+    "submit_async",
+    "sweep",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    generation: Generation
+    replayed: bool  # an earlier request with the same Idempotency-Key made this job
+
+
+def submit(
+    *,
+    team: Team,
+    spec: GenerationSpec,
+    source: str,
+    is_async: bool,
+    user: User | None = None,
+    api_key: ApiKey | None = None,
+    idempotency_key: str | None = None,
+    edited_from: OutputImage | None = None,
+) -> Submission:
+    """Validate, hold credits and create the job; enqueue it when ``is_async``.
+
+    Raises JobError subclasses or billing.ledger.InsufficientCredits; nothing is held or
+    created when it raises.
+    """
+    planned = planning.plan(spec)
+    planning.check_key_allows(api_key, planned.requested)
+    fingerprint = spec.fingerprint()
+    try:
+        with transaction.atomic():
+            if idempotency_key:
+                earlier = _earlier_submission(team, idempotency_key, fingerprint)
+                if earlier is not None:
+                    return Submission(earlier, replayed=True)
+            _check_spending_limits(api_key, planned.hold, team=team, user=user)
+            generation = state.create(
+                team=team,
+                spec=spec,
+                planned=planned,
+                source=source,
+                is_async=is_async,
+                user=user,
+                api_key=api_key,
+                idempotency_key=idempotency_key,
+                edited_from=edited_from,
+            )
+            ledger.hold(
+                team=team,
+                amount=planned.hold,
+                reference=generation.public_id,
+                model=planned.image_model.public_id,
+                images=spec.n,
+                api_key=api_key,
+                user=user,
+            )
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one created the job.
+        if not idempotency_key:
+            raise
+        earlier = _earlier_submission(team, idempotency_key, fingerprint)
+        if earlier is None:
+            raise
+        return Submission(earlier, replayed=True)
+    if is_async:
+        _enqueue(generation)
+    return Submission(generation, replayed=False)
+
+
+async def submit_async(**kwargs) -> Submission:
+    """submit() from an async view, on a worker thread with the connection handed back."""
+    return await db_step(submit, **kwargs)
+
+
+def _earlier_submission(team: Team, key: str, fingerprint: str) -> Generation | None:
+    earlier = Generation.objects.filter(team=team, idempotency_key=key).first()
+    if earlier is not None and earlier.request_fingerprint != fingerprint:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used with a different request.",
+            param="Idempotency-Key",
+        )
+    return earlier
+
+
+def _check_spending_limits(api_key, amount, *, team: Team, user: User | None) -> None:
+    """The API key's and the member's monthly limits (billing decides; we translate)."""
+    try:
+        ledger.check_spending_limits(team=team, user=user, api_key=api_key, amount=amount)
+    except ledger.SpendingLimitExceeded as error:
+        raise NotPermitted(str(error)) from None
+
+
+def _enqueue(generation: Generation) -> None:
+    """Queue the job; if the broker is down, fail it and give the credits back at once."""
+    from generator.tasks import run_generation
+
+    try:
+        run_generation.apply_async(args=[generation.pk], retry=False)
+    except Exception:
+        logger.exception("could not enqueue generation %s", generation.public_id)
+        state.fail(
+            generation.pk,
+            code="queue_unavailable",
+            message="The job queue is unavailable; nothing was charged. Try again shortly.",
+            statuses=(Status.SUBMITTED,),
+        )
+        raise QueueUnavailable(
+            "The job queue is unavailable right now; nothing was charged. Try again shortly."
+        ) from None
+
+
+def _prepare(claimed: state.Claim) -> state.Claim:
+    claimed.requests = render.build_requests(claimed.generation)
+    claimed.targets = planning.targets(claimed.generation)
+    return claimed
+
+
+def _claim(generation_id: int, *, queued: bool) -> state.Claim | None:
+    claimed = state.claim(generation_id, queued=queued)
+    return _prepare(claimed) if claimed is not None else None
+
+
+def run(*, generation_id: int) -> None:
+    """Run a queued job (Celery's entry). Raises RetryLater when a retry may succeed."""
+    claimed = _claim(generation_id, queued=True)
+    if claimed is None:
+        return
+    try:
+        outcomes = async_to_sync(render.render)(claimed, _progress_reporter(claimed))
+        if render.worth_retrying(claimed.generation, outcomes):
+            state.record_calls(claimed)
+            raise RetryLater(backoff(claimed.generation.attempts))
+        delivery.deliver(claimed, outcomes)
+    except BaseException:
+        # A retry, or a crash inside the run (not a provider's failed image, e.g. storage
+        # down): hand the job back so the next delivery takes over at once instead of
+        # after the lease. A no-op if deliver() already finished it.
+        state.release_claim(claimed)
+        raise
+
+
+async def run_now(generation: Generation) -> Generation:
+    """Run a job in the calling (async) web request. The database is touched in short
+    steps on a worker thread, and no connection is held while the provider works."""
+    claimed = await db_step(_claim, generation.pk, queued=False)
+    if claimed is None:
+        return await db_step(Generation.objects.get, pk=generation.pk)
+    outcomes = await render.render(claimed, None)
+    return await db_step(delivery.deliver, claimed, outcomes)
+
+
+def _progress_reporter(claimed: state.Claim) -> render.Progress:
+    async def report(done: int) -> None:
+        await db_step(state.report_progress, claimed, done=done)
+
+    return report

@@ -1,0 +1,121 @@
+"""Delivering a run's images: store them, then finish the job and settle its hold in one
+transaction. Credits are charged only for images that were stored."""
+
+import hashlib
+import logging
+import uuid
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from billing import ledger
+from generator import images as imaging
+from generator.jobs import state
+from generator.jobs.render import Outcome
+from generator.models import Generation, OutputImage
+from generator.providers.base import ErrorCode, ProviderError, ProviderImage
+
+logger = logging.getLogger(__name__)
+
+
+def deliver(claimed: state.Claim, outcomes: list[Outcome]) -> Generation:
+    """Store the images, then finish the job and settle its hold in one transaction."""
+    generation = claimed.generation
+    stored: list[OutputImage] = []
+    failures: list[ProviderError] = []
+    for outcome in outcomes:
+        if outcome.image is None:
+            failures.append(outcome.error)
+            continue
+        try:
+            stored.append(_store_output(generation, outcome.index, outcome.image, claimed.token))
+        except imaging.ImageRejected as error:
+            logger.warning("provider returned an unusable image for %s: %s", generation, error)
+            failures.append(
+                ProviderError("The provider returned an unusable image.", code="no_image")
+            )
+    try:
+        with transaction.atomic():
+            _finish_and_settle(claimed, stored, failures, outcomes)
+    except state.LostClaim:
+        logger.warning("generation %s was finished by someone else; dropping results", generation)
+        _delete_files(stored)
+    return Generation.objects.get(pk=generation.pk)
+
+
+def _finish_and_settle(
+    claimed: state.Claim, stored: list[OutputImage], failures: list, outcomes: list[Outcome]
+) -> None:
+    generation = claimed.generation
+    used = claimed.used or claimed.targets[0]
+    charged = used.unit_price * len(stored)
+    code, message = _failure_summary(generation.n, len(stored), failures)
+    upstream_ids = [o.image.upstream_request_id for o in outcomes if o.image] + [
+        o.error.upstream_request_id for o in outcomes if o.error and o.error.upstream_request_id
+    ]
+    state.finish(
+        claimed,
+        stored=stored,
+        charged=charged,
+        error_code=code,
+        error_message=message,
+        upstream_request_ids=[i for i in upstream_ids if i],
+    )
+    settled = ledger.settle(
+        reference=generation.public_id,
+        charged=charged,
+        images=len(stored),
+        model=used.image_model.public_id,
+    )
+    if not settled:
+        raise RuntimeError(f"{generation} was settled twice under one claim")
+
+
+def _failure_summary(n: int, delivered: int, failures: list[ProviderError]) -> tuple[str, str]:
+    if not failures:
+        return "", ""
+    rejected = [f for f in failures if f.code == ErrorCode.PROMPT_REJECTED]
+    first = rejected[0] if rejected else failures[0]
+    if delivered:
+        return (
+            first.code,
+            f"{len(failures)} of {n} images failed ({first.message}); they were not charged.",
+        )
+    return first.code, first.message
+
+
+def _store_output(
+    generation: Generation, index: int, image: ProviderImage, token: uuid.UUID
+) -> OutputImage:
+    """Write one image and its thumbnail under names derived from the job and the claim.
+    A run that lost its claim deletes what it stored (see deliver); with names shared by
+    every run it would first overwrite, then delete the files of the run that finished."""
+    data, mime_type = imaging.convert_format(image.data, output_format=generation.output_format)
+    mime_type, width, height = imaging.probe_output(data)
+    extension = mime_type.split("/")[1].replace("jpeg", "jpg")
+    stem = f"{generation.team_id}/{generation.public_id}-{index}-{token.hex[:8]}"
+    file_name = _save_file(f"outputs/{stem}.{extension}", data)
+    thumb_name = _save_file(f"thumbs/{stem}.webp", imaging.make_thumbnail(data))
+    return OutputImage(
+        generation=generation,
+        team_id=generation.team_id,
+        index=index,
+        file=file_name,
+        thumbnail=thumb_name,
+        mime_type=mime_type,
+        width=width,
+        height=height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _save_file(name: str, data: bytes) -> str:
+    return default_storage.save(name, ContentFile(data))
+
+
+def _delete_files(stored: list[OutputImage]) -> None:
+    for output in stored:
+        default_storage.delete(output.file.name)
+        default_storage.delete(output.thumbnail.name)
