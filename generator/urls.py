@@ -4,6 +4,7 @@ from generator import media, staff, views
 from generator.api import catalog as catalog_api
 from generator.api import images as images_api
 from generator.api import openapi
+from generator.api import quote as quote_api
 from generator.api import tasks as tasks_api
 
 urlpatterns = [
@@ -11,6 +12,8 @@ urlpatterns = [
     path("v1/images/edits", images_api.create_edit),
     path("v1/async/images/generations", images_api.create_generation_async),
     path("v1/async/images/edits", images_api.create_edit_async),
+    path("v1/images/quote", quote_api.create_quote),
+    path("v1/tasks", tasks_api.list_tasks),
     path("v1/tasks/<str:task_id>", tasks_api.get_task),
     path("v1/models", catalog_api.list_models),
     path("v1/models/<str:model_id>", catalog_api.get_model),

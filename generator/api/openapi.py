@@ -14,6 +14,8 @@ from generator.api.schemas import (
     ImagesResponse,
     ModelList,
     ModelObject,
+    QuoteObject,
+    TaskList,
     TaskObject,
 )
 
@@ -65,22 +67,70 @@ def _edit_form_schema() -> dict:
     return schema
 
 
-def _post(summary: str, body: dict, status: str, model, description: str, media: str) -> dict:
+def _query(name: str, schema: dict, description: str) -> dict:
     return {
-        "post": {
-            "summary": summary,
-            "parameters": [
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                }
-            ],
-            "requestBody": {"required": True, "content": {media: {"schema": body}}},
-            "responses": _responses(status, model, description),
-        }
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
     }
+
+
+def _path_id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _get(summary: str, model, description: str, parameters: list[dict] | None = None) -> dict:
+    operation = {"summary": summary, "responses": _responses("200", model, description)}
+    if parameters:
+        operation["parameters"] = parameters
+    return {"get": operation}
+
+
+_UNIX_TIME = {"type": "integer", "minimum": 0, "maximum": 10**11 - 1}
+
+TASK_LIST_PARAMETERS = [
+    _query("after", {"type": "string"}, "A task id from the previous page (its last_id)"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size, default 20"),
+    _query(
+        "status",
+        {"type": "string", "enum": ["submitted", "processing", "completed", "failed"]},
+        "Only tasks in this status",
+    ),
+    _query("model", {"type": "string"}, "Only tasks for this model (public id or alias)"),
+    _query("created_after", _UNIX_TIME, "Created at or after this Unix time"),
+    _query("created_before", _UNIX_TIME, "Created before this Unix time"),
+]
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+def _post(
+    summary: str,
+    body: dict,
+    status: str,
+    model,
+    description: str,
+    media: str,
+    *,
+    idempotent: bool = True,
+) -> dict:
+    """``idempotent``: the endpoint takes an Idempotency-Key (those that change state)."""
+    operation = {
+        "summary": summary,
+        "requestBody": {"required": True, "content": {media: {"schema": body}}},
+        "responses": _responses(status, model, description),
+    }
+    if idempotent:
+        operation["parameters"] = [IDEMPOTENCY_KEY]
+    return {"post": operation}
 
 
 @cache
@@ -101,6 +151,8 @@ def openapi_document() -> dict:
                 ModelList,
                 ModelObject,
                 ErrorResponse,
+                TaskList,
+                QuoteObject,
             )
         ],
         ref_template=_REF,
@@ -120,20 +172,21 @@ def openapi_document() -> dict:
         "/v1/async/images/edits": _post(
             "Queue an edit", edit_body, "202", TaskObject, "Task", form_media
         ),
-        "/v1/tasks/{task_id}": {
-            "get": {
-                "summary": "A task's state and result",
-                "parameters": [
-                    {
-                        "name": "task_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": _responses("200", TaskObject, "Task"),
-            }
-        },
+        "/v1/images/quote": _post(
+            "What a generation would hold, and whether it would be accepted",
+            generate_body,
+            "200",
+            QuoteObject,
+            "Quote",
+            json_media,
+            idempotent=False,
+        ),
+        "/v1/tasks": _get(
+            "The team's tasks, newest first", TaskList, "Tasks", TASK_LIST_PARAMETERS
+        ),
+        "/v1/tasks/{task_id}": _get(
+            "A task's state and result", TaskObject, "Task", [_path_id("task_id")]
+        ),
         "/v1/models": {
             "get": {
                 "summary": "Models with prices and capabilities",

@@ -151,3 +151,38 @@ class ModelObject(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelObject]
+
+
+class TaskList(BaseModel):
+    """GET /v1/tasks: newest first; pass ``last_id`` as ``after`` for the next page."""
+
+    object: Literal["list"] = "list"
+    data: list[TaskObject]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+class QuoteObject(BaseModel):
+    """POST /v1/images/quote: what a generation with this body would hold right now."""
+
+    object: Literal["image.quote"] = "image.quote"
+    model: str = Field(description="The model that would make the images")
+    requested_model: str
+    n: int
+    credits_per_image: str = Field(description="The serving model's price, a decimal string")
+    credits: str = Field(description="The cost if every image is delivered")
+    hold: str = Field(
+        description="What submitting holds: n × the highest price of the fallback chain"
+    )
+    allowed: bool
+    reasons: list[
+        Literal[
+            "insufficient_credits",
+            "key_limit",
+            "member_cap",
+            "model_not_allowed",
+            "end_user_required",
+        ]
+    ] = Field(description="Why a submission would be refused now; empty when allowed")
+    demo: bool = Field(False, description="Would be rendered by the offline renderer")

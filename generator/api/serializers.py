@@ -22,11 +22,13 @@ def _usage(generation: Generation) -> Usage:
     return Usage(images=generation.images_delivered, credits=f"{generation.credits_charged:.2f}")
 
 
-def generation_to_openai(request, generation: Generation) -> dict:
-    """The images response for a completed generation (reads files for b64_json)."""
+def generation_to_openai(request, generation: Generation, *, inline_images: bool = True) -> dict:
+    """The images response for a completed generation (reads files for b64_json, unless
+    ``inline_images`` is off: lists give signed URLs rather than read every file)."""
     data = []
-    for output in generation.outputs.order_by("index"):
-        if generation.response_format == "b64_json":
+    # Sorted here rather than by the query, so a prefetch (task lists) is used.
+    for output in sorted(generation.outputs.all(), key=lambda output: output.index):
+        if inline_images and generation.response_format == "b64_json":
             with output.file.open("rb") as handle:
                 encoded = base64.b64encode(handle.read()).decode()
             data.append(ImageData(b64_json=encoded, revised_prompt=None))
@@ -55,7 +57,7 @@ def failure(generation: Generation) -> ApiError:
     return ApiError(503, "model_unavailable", f"{message} Nothing was charged.")
 
 
-def task_to_openai(request, generation: Generation) -> dict:
+def task_to_openai(request, generation: Generation, *, inline_images: bool = True) -> dict:
     task = TaskObject(
         id=f"task_{generation.public_id}",
         object="image.task",
@@ -65,7 +67,9 @@ def task_to_openai(request, generation: Generation) -> dict:
         model=generation.requested_model,
     )
     if generation.status == Status.COMPLETED:
-        task.result = ImagesResponse.model_validate(generation_to_openai(request, generation))
+        task.result = ImagesResponse.model_validate(
+            generation_to_openai(request, generation, inline_images=inline_images)
+        )
     if generation.status == Status.FAILED:
         error = failure(generation)
         task.error = ErrorObject(
