@@ -164,10 +164,11 @@ def sleeps(monkeypatch) -> list[float]:
     return waited
 
 
-def post_generation(client, key, body: dict):
-    """POST /v1/images/generations with ``key`` through Django's test client."""
+def post_generation(client, key, body: dict, *, path: str = "/v1/images/generations"):
+    """POST a generation body (to /v1/images/generations, or ``path`` taking the same body)
+    with ``key`` through Django's test client."""
     return client.post(
-        "/v1/images/generations",
+        path,
         data=json.dumps(body),
         content_type="application/json",
         headers=key.headers,

@@ -1,7 +1,6 @@
 """POST /v1/images/quote: the hold a generation body would take, from the same planning
 that submit() holds by."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -15,12 +14,7 @@ pytestmark = pytest.mark.usefixtures("audit_ledger")
 
 
 def quote(client, key, body: dict):
-    return client.post(
-        "/v1/images/quote",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers=key.headers,
-    )
+    return post_generation(client, key, body, path="/v1/images/quote")
 
 
 def test_the_quoted_hold_is_what_a_generation_holds(client, alice, alice_key, fake_gemini):
