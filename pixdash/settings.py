@@ -271,6 +271,9 @@ PIXDASH_JOB_QUEUE_TIMEOUT = env_int("PIXDASH_JOB_QUEUE_TIMEOUT", 3600, minimum=6
 PIXDASH_MEDIA_URL_TTL = env_int("PIXDASH_MEDIA_URL_TTL", 3600, minimum=60)
 PIXDASH_API_RATE_LIMIT = env_int("PIXDASH_API_RATE_LIMIT", 600, minimum=1)  # per key, minute
 PIXDASH_MAX_UPLOAD_BYTES = env_int("PIXDASH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1)
+# Webhook deliveries and image URLs fetched for JSON edits never reach private, loopback or
+# link-local addresses (nor plain http) unless this is on: tests and private installs.
+PIXDASH_OUTBOUND_ALLOW_PRIVATE = env_bool("PIXDASH_OUTBOUND_ALLOW_PRIVATE", False)
 
 # --- Internationalisation -------------------------------------------------------------
 

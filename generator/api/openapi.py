@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from generator.api.schemas import (
     ErrorResponse,
+    ImageEditJsonRequest,
     ImageEditRequest,
     ImageGenerationRequest,
     ImagesResponse,
@@ -133,6 +134,13 @@ def _post(
     return {"post": operation}
 
 
+def _with_json_edits(path: dict) -> dict:
+    """Edits also come as JSON, images by data URL or https URL."""
+    content = path["post"]["requestBody"]["content"]
+    content["application/json"] = {"schema": _ref(ImageEditJsonRequest)}
+    return path
+
+
 @cache
 def openapi_document() -> dict:
     _, definitions = models_json_schema(
@@ -140,12 +148,13 @@ def openapi_document() -> dict:
             (
                 model,
                 "validation"
-                if model in (ImageGenerationRequest, ImageEditRequest)
+                if model in (ImageGenerationRequest, ImageEditRequest, ImageEditJsonRequest)
                 else "serialization",
             )
             for model in (
                 ImageGenerationRequest,
                 ImageEditRequest,
+                ImageEditJsonRequest,
                 ImagesResponse,
                 TaskObject,
                 ModelList,
@@ -163,14 +172,14 @@ def openapi_document() -> dict:
         "/v1/images/generations": _post(
             "Generate images", generate_body, "200", ImagesResponse, "Images", json_media
         ),
-        "/v1/images/edits": _post(
-            "Edit images", edit_body, "200", ImagesResponse, "Images", form_media
+        "/v1/images/edits": _with_json_edits(
+            _post("Edit images", edit_body, "200", ImagesResponse, "Images", form_media)
         ),
         "/v1/async/images/generations": _post(
             "Queue a generation", generate_body, "202", TaskObject, "Task", json_media
         ),
-        "/v1/async/images/edits": _post(
-            "Queue an edit", edit_body, "202", TaskObject, "Task", form_media
+        "/v1/async/images/edits": _with_json_edits(
+            _post("Queue an edit", edit_body, "202", TaskObject, "Task", form_media)
         ),
         "/v1/images/quote": _post(
             "What a generation would hold, and whether it would be accepted",

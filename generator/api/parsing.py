@@ -8,6 +8,7 @@ from django.http.multipartparser import MultiPartParserError
 from pydantic import ValidationError
 
 from generator import images, jobs
+from generator.api import json_edits
 from generator.api.errors import ApiError
 from generator.api.schemas import FORBIDDEN_FIELDS, ImageEditRequest, ImageGenerationRequest
 
@@ -77,8 +78,14 @@ def edit_spec(request) -> jobs.GenerationSpec:
     if _content_length(request) > settings.PIXDASH_MAX_UPLOAD_BYTES:
         limit_mb = settings.PIXDASH_MAX_UPLOAD_BYTES // (1024 * 1024)
         raise ApiError(413, "request_too_large", f"The upload is larger than {limit_mb} MB.")
+    if request.content_type == "application/json":
+        return json_edits.edit_spec(request, validate=_validate, build=_spec)
     if not request.content_type.startswith("multipart/form-data"):
-        raise ApiError(400, "invalid_request_error", "Edits are sent as multipart/form-data.")
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "Edits are sent as multipart/form-data, or as JSON with image URLs.",
+        )
     try:
         form, files = request.POST, request.FILES
     except (RequestDataTooBig, TooManyFilesSent) as error:

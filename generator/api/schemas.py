@@ -186,3 +186,24 @@ class QuoteObject(BaseModel):
         ]
     ] = Field(description="Why a submission would be refused now; empty when allowed")
     demo: bool = Field(False, description="Would be rendered by the offline renderer")
+
+
+class ImageReference(BaseModel):
+    """An input image of a JSON edit: a ``data:`` URL (base64) or an https URL to fetch."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    image_url: str = Field(
+        min_length=1,
+        max_length=30_000_000,
+        pattern=r"^(data:|https?://)",
+        description="data:image/png;base64,… or https://…",
+    )
+
+
+class ImageEditJsonRequest(ImageRequestFields):
+    """POST /v1/images/edits and /v1/async/images/edits sent as application/json: images by
+    data URL or https URL (fetched under the same rules as webhooks, size-capped)."""
+
+    images: list[ImageReference] = Field(min_length=1, max_length=16)
+    mask: ImageReference | None = None

@@ -267,7 +267,8 @@ def test_no_image_is_a_400(client, alice, alice_key, fake_gemini):
     assert_nothing_happened(alice, fake_gemini)
 
 
-def test_a_json_body_is_a_400(client, alice, alice_key, fake_gemini):
+def test_a_json_body_without_images_is_a_400(client, alice, alice_key, fake_gemini):
+    # JSON edits carry image URLs (see test_api_json_edits.py); without any, nothing runs.
     response = client.post(
         URL,
         data={"model": "nano-banana", "prompt": "make it blue"},
@@ -275,7 +276,7 @@ def test_a_json_body_is_a_400(client, alice, alice_key, fake_gemini):
         headers=alice_key.headers,
     )
 
-    assert_error(response, 400, "invalid_request_error")
+    assert_error(response, 400, "invalid_request_error", "images")
     assert_nothing_happened(alice, fake_gemini)
 
 
