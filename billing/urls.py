@@ -3,11 +3,15 @@ from django.urls import path
 from billing import views
 
 urlpatterns = [
+    path("billing/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+]
+
+# Pages of one team (see pixdash.accounts.access.team_urls).
+team_urlpatterns = [
     path("billing/", views.billing, name="billing"),
     path("billing/redeem/", views.redeem, name="billing_redeem"),
     path("billing/alerts/", views.threshold, name="billing_threshold"),
     path("billing/checkout/", views.checkout, name="billing_checkout"),
-    path("billing/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
     path("billing/ledger.csv", views.ledger_csv, name="billing_ledger_csv"),
     path("billing/receipts/<str:reference>/", views.receipt, name="billing_receipt"),
     path("billing/usage/", views.usage_page, name="billing_usage"),

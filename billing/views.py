@@ -180,7 +180,7 @@ def redeem(request):
         form.add_error("code", error.message)
         return _render_billing(request, redeem_form=form, status=400)
     messages.success(request, f"Code redeemed: {entry.amount:,.2f} credits added.")
-    return redirect("billing")
+    return redirect("billing", request.team.slug)
 
 
 @require_POST
@@ -201,7 +201,7 @@ def threshold(request):
         messages.success(request, "Low-balance warning turned off.")
     else:
         messages.success(request, f"Owners and admins will be e-mailed below {value:,.2f} credits.")
-    return redirect("billing")
+    return redirect("billing", request.team.slug)
 
 
 @require_POST
@@ -210,8 +210,8 @@ def checkout(request):
     form = CheckoutForm(request.POST, packs=topups.packs())
     if not topups.card_payments_enabled() or not form.is_valid():
         messages.error(request, "Choose one of the credit packs.")
-        return redirect("billing")
-    back = request.build_absolute_uri(reverse("billing"))
+        return redirect("billing", request.team.slug)
+    back = request.build_absolute_uri(reverse("billing", args=[request.team.slug]))
     try:
         url = topups.start_checkout(
             team=request.team,
@@ -222,7 +222,7 @@ def checkout(request):
         )
     except topups.CheckoutUnavailable as error:
         messages.error(request, str(error))
-        return redirect("billing")
+        return redirect("billing", request.team.slug)
     return redirect(url)
 
 
@@ -418,7 +418,7 @@ def key_limit(request, pk: int):
     if value is not False:
         ApiKey.objects.filter(pk=api_key.pk).update(monthly_credit_limit=value)
         messages.success(request, f"Limit for “{api_key.name}” saved.")
-    return redirect(f"{reverse('billing_usage')}#limits")
+    return redirect(f"{reverse('billing_usage', args=[request.team.slug])}#limits")
 
 
 @require_POST
@@ -434,4 +434,4 @@ def member_limit(request, pk: int):
             team=request.team, user=membership.user, defaults={"monthly_credit_limit": value}
         )
         messages.success(request, f"Cap for {membership.user.get_full_name()} saved.")
-    return redirect(f"{reverse('billing_usage')}#limits")
+    return redirect(f"{reverse('billing_usage', args=[request.team.slug])}#limits")

@@ -20,19 +20,7 @@ urlpatterns = [
     path("v1/openapi.json", openapi.openapi_json, name="openapi"),
     path("v1/<path:rest>", catalog_api.not_found),
     path("media/signed/<str:token>", media.media_signed, name="media_signed"),
-    # Browser pages (issue #4): generator, jobs, compare, gallery, models, member media.
-    path("generate/", views.generate, name="generate"),
-    path("generate/cost/", views.generate_cost, name="generate_cost"),
-    path("generate/options/", views.generate_options, name="generate_options"),
-    path("jobs/<int:pk>/", views.job_card, name="job_card"),
-    path("jobs/<int:pk>/rerun/", views.job_rerun, name="job_rerun"),
-    path("jobs/<int:pk>/compare/", views.job_compare, name="job_compare"),
-    path("compare/", views.compare, name="compare"),
-    path("gallery/", views.gallery_page, name="gallery"),
-    path("images/<int:pk>/", views.image_detail, name="image_detail"),
-    path("images/<int:pk>/favourite/", views.image_favourite, name="image_favourite"),
-    path("images/<int:pk>/delete/", views.image_delete, name="image_delete"),
-    path("images/<int:pk>/restore/", views.image_restore, name="image_restore"),
+    # Any member of the owning team may fetch an image, whichever team a page shows.
     path(
         "images/<int:pk>/original",
         media.media_member,
@@ -45,7 +33,23 @@ urlpatterns = [
         {"which": "thumbnail"},
         name="image_thumbnail",
     ),
-    path("models/", views.models_page, name="models"),
-    # Staff-only provider health (issue #6).
+    # Staff-only provider health.
     path("staff/providers/", staff.provider_stats_page, name="provider_stats"),
+]
+
+# Browser pages of one team: generator, jobs, compare, gallery, models.
+team_urlpatterns = [
+    path("generate/", views.generate, name="generate"),
+    path("generate/cost/", views.generate_cost, name="generate_cost"),
+    path("generate/options/", views.generate_options, name="generate_options"),
+    path("jobs/<int:pk>/", views.job_card, name="job_card"),
+    path("jobs/<int:pk>/rerun/", views.job_rerun, name="job_rerun"),
+    path("jobs/<int:pk>/compare/", views.job_compare, name="job_compare"),
+    path("compare/", views.compare, name="compare"),
+    path("gallery/", views.gallery_page, name="gallery"),
+    path("images/<int:pk>/", views.image_detail, name="image_detail"),
+    path("images/<int:pk>/favourite/", views.image_favourite, name="image_favourite"),
+    path("images/<int:pk>/delete/", views.image_delete, name="image_delete"),
+    path("images/<int:pk>/restore/", views.image_restore, name="image_restore"),
+    path("models/", views.models_page, name="models"),
 ]

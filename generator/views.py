@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -43,12 +43,8 @@ def _get_image_for_team(request, pk: int, *, deleted: bool = False) -> OutputIma
     return get_object_or_404(images_, team=request.team, pk=pk, deleted_at__isnull=not deleted)
 
 
-def billing_url() -> str | None:
-    """The billing page, once the billing app provides one."""
-    try:
-        return reverse("billing")
-    except NoReverseMatch:
-        return None
+def billing_url(request) -> str:
+    return reverse("billing", args=[request.team.slug])
 
 
 def _base_url(request) -> str:
@@ -116,7 +112,7 @@ def _cost(request, image_model: ImageModel | None, n: int, ratio: str | None) ->
         "balance": balance,
         "blocked": blocked,
         "ratio": ratio,
-        "billing_url": billing_url(),
+        "billing_url": billing_url(request),
     }
 
 
@@ -144,9 +140,13 @@ def generate(request):
             form.add_error(None, getattr(error, "message", str(error)))
         else:
             messages.success(request, "Started. Your images appear below as they are made.")
-            return redirect("home")
+            return redirect("home", request.team.slug)
     context = _generator_context(request, form)
     return render(request, "generator/generate.html", context, status=400)
+
+
+# A team's landing page is its generator; the form there posts to "generate".
+home = require_GET(generate)
 
 
 def _initial(request, models: list[ImageModel]) -> dict:
@@ -196,7 +196,9 @@ def job_card(request, pk: int):
     """One job, polled every second while it runs; 286 tells htmx to stop polling."""
     generation = _get_generation_for_team(request, pk)
     if not request.htmx:
-        return redirect(f"{reverse('compare')}?{urlencode({'g': generation.pk})}")
+        return redirect(
+            f"{reverse('compare', args=[request.team.slug])}?{urlencode({'g': generation.pk})}"
+        )
     context = {"job": generation, "outputs": _outputs(generation)}
     response = render(request, "generator/generate.html#job-card", context)
     if generation.is_finished:
@@ -240,7 +242,7 @@ def job_rerun(request, pk: int):
         messages.error(request, getattr(error, "message", str(error)))
     else:
         messages.success(request, "Running it again. The new job is at the top of the list.")
-    return redirect("home")
+    return redirect("home", request.team.slug)
 
 
 @require_POST
@@ -252,14 +254,22 @@ def job_compare(request, pk: int):
     form = CompareForm(request.POST, choices=others)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("models", [])))
-        return redirect(f"{reverse('compare')}?{urlencode({'g': generation.pk})}")
+        return redirect(
+            f"{reverse('compare', args=[request.team.slug])}?{urlencode({'g': generation.pk})}"
+        )
     started = [generation.pk]
     for model in form.cleaned_data["models"]:
         try:
             started.append(_resubmit(request, generation, model).pk)
         except (jobs.JobError, InsufficientCredits) as error:
             messages.error(request, f"{model}: {getattr(error, 'message', str(error))}")
-    return redirect(f"{reverse('compare')}?{urlencode({'g': started}, doseq=True)}")
+    return redirect(
+        f"{reverse('compare', args=[request.team.slug])}?{urlencode({'g': started}, doseq=True)}"
+    )
+
+
+def _compare_url(request, ids: list[int]) -> str:
+    return reverse("compare", args=[request.team.slug], query={"g": ids})
 
 
 def _compare_choices(generation: Generation) -> list[ImageModel]:
@@ -327,7 +337,7 @@ def gallery_page(request):
         "cursor": cursor,
         "query": _filter_query(request),
         "filtered": filters != gallery.Filters(),
-        "billing_url": billing_url(),
+        "billing_url": billing_url(request),
         "undo": _undo_target(request),
     }
     if request.htmx and after:
@@ -385,7 +395,9 @@ def image_delete(request, pk: int):
     image.save(update_fields=["deleted_at"])
     if request.htmx:
         return render(request, "generator/gallery.html#deleted-tile", {"image": image})
-    return redirect(f"{reverse('gallery')}?{urlencode({'deleted': image.pk})}")
+    return redirect(
+        f"{reverse('gallery', args=[request.team.slug])}?{urlencode({'deleted': image.pk})}"
+    )
 
 
 @require_POST
@@ -397,14 +409,14 @@ def image_restore(request, pk: int):
     if request.htmx:
         return render(request, "generator/gallery.html#tile", {"image": image})
     messages.success(request, "Image restored.")
-    return redirect("image_detail", pk=image.pk)
+    return redirect("image_detail", request.team.slug, image.pk)
 
 
 def _back(request, image: OutputImage) -> str:
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):
         return target
-    return reverse("image_detail", args=[image.pk])
+    return reverse("image_detail", args=[request.team.slug, image.pk])
 
 
 # --- Models --------------------------------------------------------------------------

@@ -1,23 +1,29 @@
 from django.contrib import admin
-from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 
-from generator.views import generate
+from billing import urls as billing_urls
+from generator import urls as generator_urls
+from generator.views import home
+from pixdash import views as project_views
+from pixdash.accounts import urls as accounts_urls
+from pixdash.accounts.access import team_urls
 
-
-@require_GET
-def home(request):
-    """The dashboard's landing page: the generator for signed-in users."""
-    if not request.user.is_authenticated:
-        return redirect("login")
-    return generate(request)
-
+# Pages of one team, under /t/<team_slug>/ (see pixdash.accounts.access).
+team_patterns = [
+    path("", home, name="home"),
+    *generator_urls.team_urlpatterns,
+    *accounts_urls.team_urlpatterns,
+    *billing_urls.team_urlpatterns,
+]
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", project_views.root, name="root"),
     path("admin/", admin.site.urls),
-    path("", include("generator.urls")),
-    path("", include("pixdash.accounts.urls")),
-    path("", include("billing.urls")),
+    *team_urls(team_patterns),
+    path("", include(generator_urls.urlpatterns)),
+    path("", include(accounts_urls.urlpatterns)),
+    path("", include(billing_urls.urlpatterns)),
+    # Team pages from before the team was part of their address: /gallery/ and the like
+    # redirect to the same page of the user's team. Last, so it only sees what is unknown.
+    path("<path:rest>", project_views.team_page_moved, name="team_page_moved"),
 ]

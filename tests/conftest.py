@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 
 from billing import ledger
 from pixdash.accounts.keys import create_api_key
@@ -24,6 +25,15 @@ class Person:
     team: Team
     membership: Membership
     client: Client
+
+    @property
+    def prefix(self) -> str:
+        """Where the pages of this person's team live: ``/t/<slug>``."""
+        return f"/t/{self.team.slug}"
+
+    def url(self, name: str, *args) -> str:
+        """A page of this person's team, by URL name."""
+        return reverse(name, args=[self.team.slug, *args])
 
 
 def _person(email: str, name: str, team_name: str) -> Person:

@@ -35,6 +35,13 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
+    path("teams/", team.team_list, name="teams"),
+    path("teams/switch/", team.team_switch, name="team_switch"),
+]
+
+# Pages of one team (see pixdash.accounts.access.team_urls).
+team_urlpatterns = [
     path("team/", team.team_detail, name="team"),
     path("team/rename/", team.team_rename, name="team_rename"),
     path("team/leave/", team.team_leave, name="team_leave"),
@@ -44,9 +51,6 @@ urlpatterns = [
     path(
         "team/invitations/<int:pk>/revoke/", invitations.invitation_revoke, name="invitation_revoke"
     ),
-    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
-    path("teams/", team.team_list, name="teams"),
-    path("teams/switch/", team.team_switch, name="team_switch"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key_create"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key_revoke"),

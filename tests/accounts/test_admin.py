@@ -135,6 +135,6 @@ def test_an_api_key_does_not_open_the_admin_or_the_dashboard(client, alice_key):
     admin = client.get(reverse("admin:index"), headers=alice_key.headers)
     assert admin.status_code == 302
     assert admin["Location"].startswith("/admin/login/")
-    dashboard = client.get(reverse("keys"), headers=alice_key.headers)
+    dashboard = client.get(f"/t/{alice_key.api_key.team.slug}/keys/", headers=alice_key.headers)
     assert dashboard.status_code == 302
     assert dashboard["Location"].startswith("/accounts/login/")

@@ -48,7 +48,7 @@ def _reloaded(user: User) -> User:
 def _generate(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("generate"),
+        w.alice.url("generate"),
         {"prompt": "csrf-check", "model": "local-preview", "n": 1},
         lambda: Generation.objects.filter(prompt="csrf-check").exists(),
     )
@@ -68,7 +68,7 @@ def _job_rerun(client, w):
     image = _alices_image(w)
     client.force_login(w.alice.user)
     return Post(
-        reverse("job_rerun", args=[image.generation_id]),
+        w.alice.url("job_rerun", image.generation_id),
         {},
         lambda: Generation.objects.filter(prompt="csrf image").count() == 2,
     )
@@ -78,7 +78,7 @@ def _job_compare(client, w):
     image = _alices_image(w)
     client.force_login(w.alice.user)
     return Post(
-        reverse("job_compare", args=[image.generation_id]),
+        w.alice.url("job_compare", image.generation_id),
         {"models": ["gemini-2.5-flash-image"]},
         lambda: Generation.objects.filter(prompt="csrf image").count() == 2,
     )
@@ -88,7 +88,7 @@ def _image_favourite(client, w):
     image = _alices_image(w)
     client.force_login(w.alice.user)
     return Post(
-        reverse("image_favourite", args=[image.pk]),
+        w.alice.url("image_favourite", image.pk),
         {},
         lambda: OutputImage.objects.get(pk=image.pk).favourite,
     )
@@ -98,7 +98,7 @@ def _image_delete(client, w):
     image = _alices_image(w)
     client.force_login(w.alice.user)
     return Post(
-        reverse("image_delete", args=[image.pk]),
+        w.alice.url("image_delete", image.pk),
         {},
         lambda: OutputImage.objects.get(pk=image.pk).deleted_at is not None,
     )
@@ -109,7 +109,7 @@ def _image_restore(client, w):
     OutputImage.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
     client.force_login(w.alice.user)
     return Post(
-        reverse("image_restore", args=[image.pk]),
+        w.alice.url("image_restore", image.pk),
         {},
         lambda: OutputImage.objects.get(pk=image.pk).deleted_at is None,
     )
@@ -164,7 +164,7 @@ def _password_reset_confirm(client, w):
 def _team_rename(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("team_rename"),
+        w.alice.url("team_rename"),
         {"name": "Renamed"},
         lambda: Team.objects.get(pk=w.alice.team.pk).name == "Renamed",
     )
@@ -173,7 +173,7 @@ def _team_rename(client, w):
 def _team_leave(client, w):
     client.force_login(w.bob.user)
     return Post(
-        reverse("team_leave"),
+        w.alice.url("team_leave"),
         {},
         lambda: not Membership.objects.filter(pk=w.bob.membership.pk).exists(),
     )
@@ -182,7 +182,7 @@ def _team_leave(client, w):
 def _member_role(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("member_role", args=[w.bob.membership.pk]),
+        w.alice.url("member_role", w.bob.membership.pk),
         {"role": Role.ADMIN},
         lambda: Membership.objects.get(pk=w.bob.membership.pk).role == Role.ADMIN,
     )
@@ -191,7 +191,7 @@ def _member_role(client, w):
 def _member_remove(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("member_remove", args=[w.bob.membership.pk]),
+        w.alice.url("member_remove", w.bob.membership.pk),
         {},
         lambda: not Membership.objects.filter(pk=w.bob.membership.pk).exists(),
     )
@@ -200,7 +200,7 @@ def _member_remove(client, w):
 def _invitation_create(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("invitation_create"),
+        w.alice.url("invitation_create"),
         {"email": "", "role": Role.MEMBER},
         lambda: Invitation.objects.filter(team=w.alice.team).exists(),
     )
@@ -210,7 +210,7 @@ def _invitation_revoke(client, w):
     invitation, _token = create_invitation(team=w.alice.team, invited_by=w.alice.user)
     client.force_login(w.alice.user)
     return Post(
-        reverse("invitation_revoke", args=[invitation.pk]),
+        w.alice.url("invitation_revoke", invitation.pk),
         {},
         lambda: Invitation.objects.get(pk=invitation.pk).status == "revoked",
     )
@@ -249,7 +249,7 @@ def _team_switch(client, w):
 def _key_create(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("key_create"),
+        w.alice.url("key_create"),
         {"name": "csrf-check"},
         lambda: ApiKey.objects.filter(name="csrf-check").exists(),
     )
@@ -259,7 +259,7 @@ def _key_revoke(client, w):
     client.force_login(w.alice.user)
     key = w.alice_key.api_key
     return Post(
-        reverse("key_revoke", args=[key.pk]),
+        w.alice.url("key_revoke", key.pk),
         {},
         lambda: ApiKey.objects.get(pk=key.pk).status == "revoked",
     )
@@ -270,7 +270,7 @@ def _billing_redeem(client, w):
     (code,) = generate_codes(batch)
     client.force_login(w.alice.user)
     return Post(
-        reverse("billing_redeem"),
+        w.alice.url("billing_redeem"),
         {"code": code},
         lambda: w.alice.team.redemptions.exists(),
     )
@@ -279,7 +279,7 @@ def _billing_redeem(client, w):
 def _billing_threshold(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("billing_threshold"),
+        w.alice.url("billing_threshold"),
         {"threshold": "25"},
         lambda: BillingSettings.objects.filter(
             team=w.alice.team, low_balance_threshold=25
@@ -290,14 +290,14 @@ def _billing_threshold(client, w):
 def _billing_checkout(client, w):
     # Without Stripe configured the view only says so: nothing to take effect.
     client.force_login(w.alice.user)
-    return Post(reverse("billing_checkout"), {"credits": "500"}, None)
+    return Post(w.alice.url("billing_checkout"), {"credits": "500"}, None)
 
 
 def _billing_key_limit(client, w):
     client.force_login(w.alice.user)
     key = w.alice_key.api_key
     return Post(
-        reverse("billing_key_limit", args=[key.pk]),
+        w.alice.url("billing_key_limit", key.pk),
         {"limit": "42"},
         lambda: ApiKey.objects.get(pk=key.pk).monthly_credit_limit == 42,
     )
@@ -306,7 +306,7 @@ def _billing_key_limit(client, w):
 def _billing_member_limit(client, w):
     client.force_login(w.alice.user)
     return Post(
-        reverse("billing_member_limit", args=[w.bob.membership.pk]),
+        w.alice.url("billing_member_limit", w.bob.membership.pk),
         {"limit": "7"},
         lambda: MemberLimit.objects.filter(user=w.bob.user, monthly_credit_limit=7).exists(),
     )
@@ -422,7 +422,7 @@ def test_a_token_from_another_browser_is_refused(world):
 def test_htmx_requests_pass_with_the_token_in_the_header(world):
     client = Client(enforce_csrf_checks=True)
     post = _key_revoke(client, world)
-    page = client.get(reverse("keys")).content.decode()
+    page = client.get(world.alice.url("keys")).content.decode()
     token = client.cookies["csrftoken"].value
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
 

@@ -19,8 +19,10 @@ LINK = re.compile(r"http://testserver/invitations/([A-Za-z0-9_-]{20,})/")
 STRONG = "a long and unusual passphrase 42"
 
 
-def _invite(client, email="", role="member"):
-    response = client.post("/team/invitations/", {"email": email, "role": role})
+def _invite(person, email="", role="member"):
+    response = person.client.post(
+        f"{person.prefix}/team/invitations/", {"email": email, "role": role}
+    )
     assert response.status_code == 200
     return response, LINK.search(response.content.decode()).group(1)
 
@@ -40,15 +42,15 @@ def _database_dump() -> str:
 
 
 def test_a_new_invitation_link_is_shown_once(alice):
-    response, token = _invite(alice.client)
+    response, token = _invite(alice)
     html = response.content.decode()
     assert html.count(f"http://testserver/invitations/{token}/") == 1
     assert response["Cache-Control"].startswith("max-age=0")
-    assert token not in alice.client.get("/team/").content.decode()
+    assert token not in alice.client.get(f"{alice.prefix}/team/").content.decode()
 
 
 def test_only_a_digest_of_the_token_is_stored(alice):
-    _response, token = _invite(alice.client, email="dana@example.test")
+    _response, token = _invite(alice, email="dana@example.test")
     invitation = Invitation.objects.get(team=alice.team)
     assert invitation.token_digest == hashlib.sha256(token.encode()).hexdigest()
     dump = _database_dump()
@@ -58,7 +60,7 @@ def test_only_a_digest_of_the_token_is_stored(alice):
 
 
 def test_an_e_mailed_invitation_sends_the_link(alice):
-    response, token = _invite(alice.client, email="Dana@Example.test", role="admin")
+    response, token = _invite(alice, email="Dana@Example.test", role="admin")
     assert "We e-mailed it to <strong>dana@example.test</strong>" in response.content.decode()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -70,12 +72,14 @@ def test_an_e_mailed_invitation_sends_the_link(alice):
 
 
 def test_a_link_invitation_sends_no_e_mail(alice):
-    _invite(alice.client)
+    _invite(alice)
     assert mail.outbox == []
 
 
 def test_an_invalid_invitation_form_says_what_is_wrong(alice):
-    response = alice.client.post("/team/invitations/", {"email": "not-an-address", "role": "x"})
+    response = alice.client.post(
+        f"{alice.prefix}/team/invitations/", {"email": "not-an-address", "role": "x"}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "Enter a valid email address" in html
@@ -85,11 +89,11 @@ def test_an_invalid_invitation_form_says_what_is_wrong(alice):
 
 def test_pending_invitations_are_listed_for_managers(alice):
     create_invitation(team=alice.team, invited_by=alice.user, email="dana@example.test")
-    assert "dana@example.test" in alice.client.get("/team/").content.decode()
+    assert "dana@example.test" in alice.client.get(f"{alice.prefix}/team/").content.decode()
 
 
 def test_a_new_user_accepts_by_signing_up(alice):
-    _response, token = _invite(alice.client, role="admin")
+    _response, token = _invite(alice, role="admin")
     url = f"/invitations/{token}/"
     visitor = Client()
 
@@ -104,7 +108,7 @@ def test_a_new_user_accepts_by_signing_up(alice):
         {"email": "dana@example.test", "password": STRONG, "next": url},
         follow=True,
     )
-    assert signed_up.redirect_chain[-1][0] == "/team/"
+    assert signed_up.redirect_chain[-1][0] == f"{alice.prefix}/team/"
     assert "You joined Acme" in _messages(signed_up)
 
     dana = User.objects.get(email="dana@example.test")
@@ -116,24 +120,24 @@ def test_a_new_user_accepts_by_signing_up(alice):
 
 
 def test_an_anonymous_post_does_not_accept(alice):
-    _response, token = _invite(alice.client)
+    _response, token = _invite(alice)
     response = Client().post(f"/invitations/{token}/")
     assert response.status_code == 200
     assert Invitation.objects.get(team=alice.team).is_pending
 
 
 def test_an_existing_user_accepts_and_the_team_becomes_current(alice, charlie):
-    _response, token = _invite(alice.client)
+    _response, token = _invite(alice)
     page = charlie.client.get(f"/invitations/{token}/")
     assert "Accept and join as charlie@globex.test" in page.content.decode()
 
     response = charlie.client.post(f"/invitations/{token}/")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == f"{alice.prefix}/"
     assert Membership.objects.get(team=alice.team, user=charlie.user).role == Role.MEMBER
     charlie.user.refresh_from_db()
     assert charlie.user.current_team == alice.team
-    assert "<h1>Acme</h1>" in charlie.client.get("/team/").content.decode()
+    assert "<h1>Acme</h1>" in charlie.client.get(f"{alice.prefix}/team/").content.decode()
     # Charlie keeps his own team.
     assert Membership.objects.get(pk=charlie.membership.pk).role == Role.OWNER
 
@@ -158,7 +162,7 @@ def test_invitations_expire_after_the_configured_days(alice, settings):
 
 
 def test_a_used_invitation_gets_410(alice, charlie):
-    _response, token = _invite(alice.client)
+    _response, token = _invite(alice)
     charlie.client.post(f"/invitations/{token}/")
 
     other = User.objects.create_user(email="dana@example.test", password=STRONG)
@@ -172,7 +176,9 @@ def test_a_used_invitation_gets_410(alice, charlie):
 
 def test_a_revoked_invitation_gets_410(alice, charlie):
     invitation, token = create_invitation(team=alice.team, invited_by=alice.user)
-    revoked = alice.client.post(f"/team/invitations/{invitation.pk}/revoke/", follow=True)
+    revoked = alice.client.post(
+        f"{alice.prefix}/team/invitations/{invitation.pk}/revoke/", follow=True
+    )
     assert "Invitation revoked" in _messages(revoked)
 
     response = charlie.client.post(f"/invitations/{token}/")
@@ -185,8 +191,8 @@ def test_a_revoked_invitation_leaves_the_pending_list(alice):
     invitation, _token = create_invitation(
         team=alice.team, invited_by=alice.user, email="dana@example.test"
     )
-    alice.client.post(f"/team/invitations/{invitation.pk}/revoke/")
-    assert "dana@example.test" not in alice.client.get("/team/").content.decode()
+    alice.client.post(f"{alice.prefix}/team/invitations/{invitation.pk}/revoke/")
+    assert "dana@example.test" not in alice.client.get(f"{alice.prefix}/team/").content.decode()
 
 
 @pytest.mark.parametrize("token", ["nope", "x" * 43, "x" * 500])
@@ -231,26 +237,28 @@ def test_a_member_cannot_accept_an_invitation_to_their_own_team(alice, bob):
 
 def test_it_404s_for_another_teams_invitation(alice, charlie):
     invitation, _token = create_invitation(team=charlie.team, invited_by=charlie.user)
-    response = alice.client.post(f"/team/invitations/{invitation.pk}/revoke/")
+    response = alice.client.post(f"{alice.prefix}/team/invitations/{invitation.pk}/revoke/")
     assert response.status_code == 404
     assert Invitation.objects.get(pk=invitation.pk).is_pending
 
 
 def test_another_teams_invitations_are_not_listed(alice, charlie):
     create_invitation(team=charlie.team, invited_by=charlie.user, email="dana@example.test")
-    assert "dana@example.test" not in alice.client.get("/team/").content.decode()
+    assert "dana@example.test" not in alice.client.get(f"{alice.prefix}/team/").content.decode()
 
 
 def test_inviting_a_member_again_is_refused_with_a_message(alice, bob):
-    response = alice.client.post("/team/invitations/", {"email": "bob@acme.test", "role": "member"})
+    response = alice.client.post(
+        f"{alice.prefix}/team/invitations/", {"email": "bob@acme.test", "role": "member"}
+    )
     assert response.status_code == 400
     assert "bob@acme.test is already a member of Acme" in response.content.decode()
     assert not Invitation.objects.filter(team=alice.team, email="bob@acme.test").exists()
 
 
 def test_a_new_invitation_to_the_same_address_replaces_the_old_link(alice):
-    _first, old_token = _invite(alice.client, email="dana@example.test")
-    _second, new_token = _invite(alice.client, email="dana@example.test")
+    _first, old_token = _invite(alice, email="dana@example.test")
+    _second, new_token = _invite(alice, email="dana@example.test")
     assert Client().get(f"/invitations/{old_token}/").status_code == 410
     assert Client().get(f"/invitations/{new_token}/").status_code == 200
     assert Invitation.objects.filter(team=alice.team, revoked_at__isnull=True).count() == 1

@@ -12,12 +12,12 @@ from pixdash.accounts.models import ApiKey
 KEY_RE = re.compile(r"pd_live_[0-9A-Za-z]{38}")
 
 
-def _create(client, **fields):
-    return client.post("/keys/new/", {"name": "Website", **fields})
+def _create(person, **fields):
+    return person.client.post(f"{person.prefix}/keys/new/", {"name": "Website", **fields})
 
 
 def test_a_new_key_is_shown_once_and_works(alice):
-    response = _create(alice.client)
+    response = _create(alice)
     assert response.status_code == 200
     shown = KEY_RE.findall(response.content.decode())
     assert len(set(shown)) == 1
@@ -26,13 +26,13 @@ def test_a_new_key_is_shown_once_and_works(alice):
     assert find_active_key(raw).team == alice.team
     assert response["Cache-Control"].startswith("max-age=0")
 
-    listing = alice.client.get("/keys/").content.decode()
+    listing = alice.client.get(f"{alice.prefix}/keys/").content.decode()
     assert raw not in listing
     assert raw[:16] in listing
 
 
 def test_the_created_key_appears_nowhere_in_the_database_in_clear(alice):
-    raw = KEY_RE.search(_create(alice.client).content.decode()).group(0)
+    raw = KEY_RE.search(_create(alice).content.decode()).group(0)
     random_part = raw[len("pd_live_") :]
     with connection.cursor() as cursor:
         for model in apps.get_models():
@@ -46,7 +46,7 @@ def test_the_created_key_appears_nowhere_in_the_database_in_clear(alice):
 
 def test_key_options_are_stored(alice):
     _create(
-        alice.client,
+        alice,
         expires_on="2999-01-01",
         allowed_models="nano-banana, gpt-image-1.5, nano-banana",
         monthly_credit_limit="250",
@@ -68,52 +68,55 @@ def test_key_options_are_stored(alice):
     ],
 )
 def test_invalid_key_forms_say_what_is_wrong(alice, fields, message):
-    response = alice.client.post("/keys/new/", {"name": "Website", **fields})
+    response = alice.client.post(f"{alice.prefix}/keys/new/", {"name": "Website", **fields})
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not ApiKey.objects.exists()
 
 
 def test_a_member_sees_only_their_own_keys(alice, bob, alice_key, bob_key):
-    page = bob.client.get("/keys/").content.decode()
+    page = bob.client.get(f"{bob.prefix}/keys/").content.decode()
     assert bob_key.api_key.prefix in page
     assert alice_key.api_key.prefix not in page
 
 
 def test_a_manager_sees_every_key_of_the_team(alice, bob, alice_key, bob_key, charlie_key):
-    page = alice.client.get("/keys/").content.decode()
+    page = alice.client.get(f"{alice.prefix}/keys/").content.decode()
     assert bob_key.api_key.prefix in page
     assert alice_key.api_key.prefix in page
     assert charlie_key.api_key.prefix not in page
 
 
 def test_a_member_can_create_and_revoke_their_own_key(bob, bob_key):
-    assert _create(bob.client).status_code == 200
-    response = bob.client.post(f"/keys/{bob_key.api_key.pk}/revoke/")
+    assert _create(bob).status_code == 200
+    response = bob.client.post(f"{bob.prefix}/keys/{bob_key.api_key.pk}/revoke/")
     assert response.status_code == 302
     assert ApiKey.objects.get(pk=bob_key.api_key.pk).status == "revoked"
 
 
 def test_a_member_cannot_revoke_a_teammates_key(bob, alice_key):
-    assert bob.client.post(f"/keys/{alice_key.api_key.pk}/revoke/").status_code == 404
+    assert bob.client.post(f"{bob.prefix}/keys/{alice_key.api_key.pk}/revoke/").status_code == 404
     assert ApiKey.objects.get(pk=alice_key.api_key.pk).status == "active"
 
 
 def test_a_manager_revokes_a_members_key(alice, bob_key):
-    alice.client.post(f"/keys/{bob_key.api_key.pk}/revoke/")
+    alice.client.post(f"{alice.prefix}/keys/{bob_key.api_key.pk}/revoke/")
     key = ApiKey.objects.get(pk=bob_key.api_key.pk)
     assert key.status == "revoked"
     assert key.revoked_by == alice.user
 
 
 def test_it_404s_for_another_teams_key(charlie, alice_key):
-    assert charlie.client.post(f"/keys/{alice_key.api_key.pk}/revoke/").status_code == 404
+    assert (
+        charlie.client.post(f"{charlie.prefix}/keys/{alice_key.api_key.pk}/revoke/").status_code
+        == 404
+    )
     assert ApiKey.objects.get(pk=alice_key.api_key.pk).status == "active"
 
 
 def test_revoking_with_htmx_returns_the_updated_row(alice, alice_key):
     response = alice.client.post(
-        f"/keys/{alice_key.api_key.pk}/revoke/", headers={"HX-Request": "true"}
+        f"{alice.prefix}/keys/{alice_key.api_key.pk}/revoke/", headers={"HX-Request": "true"}
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -123,20 +126,20 @@ def test_revoking_with_htmx_returns_the_updated_row(alice, alice_key):
 
 
 def test_revoking_twice_is_harmless(alice, alice_key):
-    alice.client.post(f"/keys/{alice_key.api_key.pk}/revoke/")
-    response = alice.client.post(f"/keys/{alice_key.api_key.pk}/revoke/", follow=True)
+    alice.client.post(f"{alice.prefix}/keys/{alice_key.api_key.pk}/revoke/")
+    response = alice.client.post(f"{alice.prefix}/keys/{alice_key.api_key.pk}/revoke/", follow=True)
     assert "already revoked" in response.content.decode()
 
 
 def test_keys_survive_the_removal_of_their_creator(alice, bob, bob_key):
-    alice.client.post(f"/team/members/{bob.membership.pk}/remove/")
+    alice.client.post(f"{alice.prefix}/team/members/{bob.membership.pk}/remove/")
     key = ApiKey.objects.get(pk=bob_key.api_key.pk)
     assert key.team == alice.team
     assert key.created_by == bob.user
     assert find_active_key(bob_key.raw) is not None
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client, db):
-    response = client.get("/keys/")
+def test_anonymous_visitors_are_sent_to_log_in(client, alice):
+    response = client.get(f"{alice.prefix}/keys/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")

@@ -46,8 +46,8 @@ def test_an_inactive_user_cannot_log_in(alice):
 
 def test_login_follows_a_safe_next_and_ignores_an_unsafe_one(alice):
     fields = {"username": "alice@acme.test", "password": PASSWORD}
-    safe = Client().post("/accounts/login/", {**fields, "next": "/keys/"})
-    assert safe["Location"] == "/keys/"
+    safe = Client().post("/accounts/login/", {**fields, "next": f"{alice.prefix}/keys/"})
+    assert safe["Location"] == f"{alice.prefix}/keys/"
     unsafe = Client().post("/accounts/login/", {**fields, "next": "https://evil.example/"})
     assert unsafe["Location"] == "/"
 
@@ -69,9 +69,9 @@ def test_logout_by_post_ends_the_session(alice):
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/"
     assert _session_user_id(alice.client) is None
-    assert alice.client.get("/team/")["Location"].startswith("/accounts/login/")
+    assert alice.client.get(f"{alice.prefix}/team/")["Location"].startswith("/accounts/login/")
 
 
 def test_logging_out_one_user_leaves_another_signed_in(alice, charlie):
     alice.client.post("/accounts/logout/")
-    assert charlie.client.get("/team/").status_code == 200
+    assert charlie.client.get(f"{charlie.prefix}/team/").status_code == 200

@@ -33,7 +33,7 @@ def test_a_password_change_sets_the_new_password_and_keeps_the_session(alice):
     assert response["Location"] == "/accounts/password/change/done/"
     alice.user.refresh_from_db()
     assert alice.user.check_password(NEW_PASSWORD)
-    assert alice.client.get("/team/").status_code == 200
+    assert alice.client.get(f"{alice.prefix}/team/").status_code == 200
 
 
 def test_a_password_change_needs_the_old_password(alice):
@@ -47,9 +47,9 @@ def test_a_password_change_needs_the_old_password(alice):
 def test_a_password_change_logs_out_other_sessions(alice):
     other_browser = Client()
     other_browser.post("/accounts/login/", {"username": "alice@acme.test", "password": PASSWORD})
-    assert other_browser.get("/team/").status_code == 200
+    assert other_browser.get(f"{alice.prefix}/team/").status_code == 200
     _change(alice.client, old=PASSWORD)
-    assert other_browser.get("/team/")["Location"].startswith("/accounts/login/")
+    assert other_browser.get(f"{alice.prefix}/team/")["Location"].startswith("/accounts/login/")
 
 
 def test_a_password_change_does_not_touch_a_teammate(alice, bob):

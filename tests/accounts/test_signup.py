@@ -26,7 +26,8 @@ def _logged_in_user_id(client) -> str | None:
 def test_sign_up_creates_the_user_and_a_team_they_own(client, db):
     response = _sign_up(client, email=" Dana@Example.TEST ")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    user = User.objects.get(email="dana@example.test")
+    assert response["Location"] == f"/t/{user.current_team.slug}/"
 
     user = User.objects.get()
     assert user.email == "dana@example.test"
@@ -42,7 +43,7 @@ def test_sign_up_logs_the_new_user_in(client, db):
     _sign_up(client)
     user = User.objects.get(email="dana@example.test")
     assert _logged_in_user_id(client) == str(user.pk)
-    assert "Dana&#x27;s team" in client.get("/team/").content.decode()
+    assert "Dana&#x27;s team" in client.get(f"/t/{user.current_team.slug}/team/").content.decode()
 
 
 def test_the_sign_up_page_renders_for_anonymous_visitors(client, db):
@@ -107,7 +108,7 @@ def test_sign_up_through_an_invitation_prefills_and_joins_the_team(client, alice
         {"email": "dana@example.test", "password": STRONG, "next": next_url},
     )
     assert response.status_code == 302
-    assert response["Location"] == "/team/"
+    assert response["Location"] == f"{alice.prefix}/team/"
 
     dana = User.objects.get(email="dana@example.test")
     assert Membership.objects.get(user=dana, team=alice.team).role == Role.MEMBER
@@ -189,4 +190,5 @@ def test_an_unsafe_next_is_ignored(client, db, unsafe):
         "/accounts/signup/", {"email": "dana@example.test", "password": STRONG, "next": unsafe}
     )
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    team = User.objects.get(email="dana@example.test").current_team
+    assert response["Location"] == f"/t/{team.slug}/"

@@ -19,6 +19,11 @@ def _join(team: Team, email: str, role: str) -> tuple[Membership, Client]:
     return membership, client
 
 
+def _acme(path: str) -> str:
+    """A page of alice's team, Acme, for tests that act as another of its members."""
+    return f"/t/{Team.objects.get(name='Acme').slug}{path}"
+
+
 def _role(membership: Membership) -> str:
     return Membership.objects.get(pk=membership.pk).role
 
@@ -46,27 +51,27 @@ both_managers = pytest.mark.parametrize("manager", ["owner", "admin"], indirect=
 
 
 def test_the_team_page_shows_the_current_team_and_its_members(alice, bob, charlie):
-    html = alice.client.get("/team/").content.decode()
+    html = alice.client.get(f"{alice.prefix}/team/").content.decode()
     assert "Acme" in html
     assert "bob@acme.test" in html
     assert "charlie@globex.test" not in html
     assert "Globex" not in html
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client, db):
-    assert client.get("/team/")["Location"].startswith("/accounts/login/")
+def test_anonymous_visitors_are_sent_to_log_in(client, alice):
+    assert client.get(f"{alice.prefix}/team/")["Location"].startswith("/accounts/login/")
 
 
 @both_managers
 def test_managers_rename_the_team(manager, alice):
     _membership, client = manager
-    response = client.post("/team/rename/", {"name": "  Acme Labs  "})
+    response = client.post(_acme("/team/rename/"), {"name": "  Acme Labs  "})
     assert response.status_code == 302
     assert Team.objects.get(pk=alice.team.pk).name == "Acme Labs"
 
 
 def test_a_blank_team_name_is_refused(alice):
-    response = alice.client.post("/team/rename/", {"name": "   "})
+    response = alice.client.post(f"{alice.prefix}/team/rename/", {"name": "   "})
     assert response.status_code == 400
     assert "This field is required" in response.content.decode()
     assert Team.objects.get(pk=alice.team.pk).name == "Acme"
@@ -76,7 +81,9 @@ def test_a_blank_team_name_is_refused(alice):
 def test_managers_change_a_members_role(manager, erin):
     _membership, client = manager
     target, _client = erin
-    response = client.post(f"/team/members/{target.pk}/role/", {"role": "admin"}, follow=True)
+    response = client.post(
+        _acme(f"/team/members/{target.pk}/role/"), {"role": "admin"}, follow=True
+    )
     assert "erin@acme.test is now admin" in _messages(response)
     assert _role(target) == Role.ADMIN
 
@@ -84,7 +91,7 @@ def test_managers_change_a_members_role(manager, erin):
 def test_an_unknown_role_is_refused(alice, erin):
     target, _client = erin
     response = alice.client.post(
-        f"/team/members/{target.pk}/role/", {"role": "superuser"}, follow=True
+        f"{alice.prefix}/team/members/{target.pk}/role/", {"role": "superuser"}, follow=True
     )
     assert "Pick a valid role" in _messages(response)
     assert _role(target) == Role.MEMBER
@@ -94,58 +101,61 @@ def test_an_unknown_role_is_refused(alice, erin):
 def test_managers_remove_a_member(manager, erin):
     _membership, client = manager
     target, erin_client = erin
-    response = client.post(f"/team/members/{target.pk}/remove/", follow=True)
+    response = client.post(_acme(f"/team/members/{target.pk}/remove/"), follow=True)
     assert "erin@acme.test was removed from Acme" in _messages(response)
     assert not Membership.objects.filter(pk=target.pk).exists()
     assert User.objects.get(email="erin@acme.test").current_team is None
-    assert erin_client.get("/team/")["Location"] == "/teams/"
+    assert erin_client.get(_acme("/team/")).status_code == 404
+    assert erin_client.get("/")["Location"] == "/teams/"
 
 
 @both_managers
 def test_managers_create_and_revoke_invitations(manager, alice):
     _membership, client = manager
-    assert client.post("/team/invitations/", {"email": "", "role": "member"}).status_code == 200
+    assert (
+        client.post(_acme("/team/invitations/"), {"email": "", "role": "member"}).status_code == 200
+    )
     invitation = Invitation.objects.get(team=alice.team)
-    assert client.post(f"/team/invitations/{invitation.pk}/revoke/").status_code == 302
+    assert client.post(_acme(f"/team/invitations/{invitation.pk}/revoke/")).status_code == 302
     assert Invitation.objects.get(pk=invitation.pk).status == "revoked"
 
 
 def test_the_owner_can_make_someone_owner(alice, erin):
     target, _client = erin
-    alice.client.post(f"/team/members/{target.pk}/role/", {"role": "owner"})
+    alice.client.post(f"{alice.prefix}/team/members/{target.pk}/role/", {"role": "owner"})
     assert _role(target) == Role.OWNER
 
 
 def test_managers_see_the_manage_controls(alice, bob):
-    html = alice.client.get("/team/").content.decode()
-    assert 'action="/team/rename/"' in html
-    assert 'action="/team/invitations/"' in html
-    assert f'action="/team/members/{bob.membership.pk}/role/"' in html
-    assert f'action="/team/members/{bob.membership.pk}/remove/"' in html
+    html = alice.client.get(f"{alice.prefix}/team/").content.decode()
+    assert f'action="{alice.prefix}/team/rename/"' in html
+    assert f'action="{alice.prefix}/team/invitations/"' in html
+    assert f'action="{alice.prefix}/team/members/{bob.membership.pk}/role/"' in html
+    assert f'action="{alice.prefix}/team/members/{bob.membership.pk}/remove/"' in html
 
 
 def test_members_see_no_manage_controls(alice, bob):
-    html = bob.client.get("/team/").content.decode()
+    html = bob.client.get(f"{bob.prefix}/team/").content.decode()
     assert "alice@acme.test" in html
-    assert 'action="/team/rename/"' not in html
-    assert 'action="/team/invitations/"' not in html
+    assert f'action="{alice.prefix}/team/rename/"' not in html
+    assert f'action="{alice.prefix}/team/invitations/"' not in html
     assert "/role/" not in html
     assert "/remove/" not in html
     assert "/revoke/" not in html
-    assert 'action="/team/leave/"' in html
+    assert f'action="{alice.prefix}/team/leave/"' in html
 
 
 def test_members_get_403_on_every_manage_post_and_nothing_changes(alice, bob, erin):
     target, _client = erin
     invitation, _token = create_invitation(team=alice.team, invited_by=alice.user)
     posts = [
-        ("/team/rename/", {"name": "Mine now"}),
-        (f"/team/members/{target.pk}/role/", {"role": "admin"}),
-        (f"/team/members/{bob.membership.pk}/role/", {"role": "owner"}),
-        (f"/team/members/{alice.membership.pk}/role/", {"role": "member"}),
-        (f"/team/members/{target.pk}/remove/", {}),
-        ("/team/invitations/", {"email": "", "role": "admin"}),
-        (f"/team/invitations/{invitation.pk}/revoke/", {}),
+        (_acme("/team/rename/"), {"name": "Mine now"}),
+        (_acme(f"/team/members/{target.pk}/role/"), {"role": "admin"}),
+        (_acme(f"/team/members/{bob.membership.pk}/role/"), {"role": "owner"}),
+        (_acme(f"/team/members/{alice.membership.pk}/role/"), {"role": "member"}),
+        (_acme(f"/team/members/{target.pk}/remove/"), {}),
+        (_acme("/team/invitations/"), {"email": "", "role": "admin"}),
+        (_acme(f"/team/invitations/{invitation.pk}/revoke/"), {}),
     ]
     for url, data in posts:
         assert bob.client.post(url, data).status_code == 403, url
@@ -162,7 +172,7 @@ def test_members_get_403_on_every_manage_post_and_nothing_changes(alice, bob, er
 def test_an_admin_cannot_change_an_owners_role(manager, alice):
     _membership, client = manager
     response = client.post(
-        f"/team/members/{alice.membership.pk}/role/", {"role": "member"}, follow=True
+        _acme(f"/team/members/{alice.membership.pk}/role/"), {"role": "member"}, follow=True
     )
     assert "Only an owner can change or remove another owner" in _messages(response)
     assert _role(alice.membership) == Role.OWNER
@@ -171,7 +181,7 @@ def test_an_admin_cannot_change_an_owners_role(manager, alice):
 @pytest.mark.parametrize("manager", ["admin"], indirect=True)
 def test_an_admin_cannot_remove_an_owner(manager, alice):
     _membership, client = manager
-    response = client.post(f"/team/members/{alice.membership.pk}/remove/", follow=True)
+    response = client.post(_acme(f"/team/members/{alice.membership.pk}/remove/"), follow=True)
     assert "Only an owner can change or remove another owner" in _messages(response)
     assert Membership.objects.filter(pk=alice.membership.pk).exists()
 
@@ -181,7 +191,7 @@ def test_an_admin_cannot_make_anyone_owner(manager, erin):
     membership, client = manager
     target, _client = erin
     for pk in (target.pk, membership.pk):
-        response = client.post(f"/team/members/{pk}/role/", {"role": "owner"}, follow=True)
+        response = client.post(_acme(f"/team/members/{pk}/role/"), {"role": "owner"}, follow=True)
         assert "Only an owner can make someone an owner" in _messages(response)
     assert _role(target) == Role.MEMBER
     assert _role(membership) == Role.ADMIN
@@ -190,36 +200,40 @@ def test_an_admin_cannot_make_anyone_owner(manager, erin):
 @pytest.mark.parametrize("manager", ["admin"], indirect=True)
 def test_an_admin_cannot_invite_an_owner(manager, alice):
     _membership, client = manager
-    response = client.post("/team/invitations/", {"email": "", "role": "owner"})
+    response = client.post(_acme("/team/invitations/"), {"email": "", "role": "owner"})
     assert response.status_code == 400
     assert not Invitation.objects.filter(team=alice.team).exists()
 
 
 def test_the_last_owner_cannot_demote_themselves(alice):
     response = alice.client.post(
-        f"/team/members/{alice.membership.pk}/role/", {"role": "admin"}, follow=True
+        f"{alice.prefix}/team/members/{alice.membership.pk}/role/", {"role": "admin"}, follow=True
     )
     assert "A team needs at least one owner" in _messages(response)
     assert _role(alice.membership) == Role.OWNER
 
 
 def test_the_last_owner_cannot_remove_themselves(alice):
-    response = alice.client.post(f"/team/members/{alice.membership.pk}/remove/", follow=True)
+    response = alice.client.post(
+        f"{alice.prefix}/team/members/{alice.membership.pk}/remove/", follow=True
+    )
     assert "Use 'Leave team' to remove yourself" in _messages(response)
     assert Membership.objects.filter(pk=alice.membership.pk).exists()
 
 
 def test_the_last_owner_cannot_leave(alice, bob):
-    response = alice.client.post("/team/leave/", follow=True)
-    assert response.redirect_chain == [("/team/", 302)]
+    response = alice.client.post(f"{alice.prefix}/team/leave/", follow=True)
+    assert response.redirect_chain == [(_acme("/team/"), 302)]
     assert "The last owner cannot leave. Make someone else owner first." in _messages(response)
     assert Membership.objects.filter(pk=alice.membership.pk).exists()
 
 
 def test_an_owner_can_step_down_once_there_is_another_owner(alice, erin):
     target, _client = erin
-    alice.client.post(f"/team/members/{target.pk}/role/", {"role": "owner"})
-    alice.client.post(f"/team/members/{alice.membership.pk}/role/", {"role": "member"})
+    alice.client.post(f"{alice.prefix}/team/members/{target.pk}/role/", {"role": "owner"})
+    alice.client.post(
+        f"{alice.prefix}/team/members/{alice.membership.pk}/role/", {"role": "member"}
+    )
     assert _role(alice.membership) == Role.MEMBER
     assert _role(target) == Role.OWNER
 
@@ -227,37 +241,37 @@ def test_an_owner_can_step_down_once_there_is_another_owner(alice, erin):
 def test_an_owner_can_remove_another_owner(alice, erin):
     target, _client = erin
     Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
-    alice.client.post(f"/team/members/{target.pk}/remove/")
+    alice.client.post(f"{alice.prefix}/team/members/{target.pk}/remove/")
     assert not Membership.objects.filter(pk=target.pk).exists()
 
 
 def test_an_owner_can_leave_once_there_is_another_owner(alice, erin):
     target, _client = erin
     Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
-    response = alice.client.post("/team/leave/")
+    response = alice.client.post(f"{alice.prefix}/team/leave/")
     assert response["Location"] == "/teams/"
     assert not Membership.objects.filter(pk=alice.membership.pk).exists()
 
 
 def test_a_member_can_leave(alice, bob):
-    response = bob.client.post("/team/leave/", follow=True)
+    response = bob.client.post(f"{bob.prefix}/team/leave/", follow=True)
     assert response.redirect_chain == [("/teams/", 302)]
     assert "You left Acme" in _messages(response)
     assert not Membership.objects.filter(pk=bob.membership.pk).exists()
     bob.user.refresh_from_db()
     assert bob.user.current_team is None
-    assert bob.client.get("/team/")["Location"] == "/teams/"
+    assert bob.client.get(f"{bob.prefix}/team/").status_code == 404
 
 
 def test_leaving_is_post_only(bob):
-    assert bob.client.get("/team/leave/").status_code == 405
+    assert bob.client.get(f"{bob.prefix}/team/leave/").status_code == 405
     assert Membership.objects.filter(pk=bob.membership.pk).exists()
 
 
 @pytest.mark.parametrize("action", ["role", "remove"])
 def test_it_404s_for_another_teams_membership(alice, charlie, action):
     response = alice.client.post(
-        f"/team/members/{charlie.membership.pk}/{action}/", {"role": "member"}
+        f"{alice.prefix}/team/members/{charlie.membership.pk}/{action}/", {"role": "member"}
     )
     assert response.status_code == 404
     assert _role(charlie.membership) == Role.OWNER
@@ -266,6 +280,6 @@ def test_it_404s_for_another_teams_membership(alice, charlie, action):
 def test_managing_acts_on_the_current_team_only(alice, charlie):
     """Alice owns Globex too, but while Acme is current she cannot reach its members."""
     Membership.objects.create(team=charlie.team, user=alice.user, role=Role.OWNER)
-    response = alice.client.post(f"/team/members/{charlie.membership.pk}/remove/")
+    response = alice.client.post(f"{alice.prefix}/team/members/{charlie.membership.pk}/remove/")
     assert response.status_code == 404
     assert Membership.objects.filter(pk=charlie.membership.pk).exists()

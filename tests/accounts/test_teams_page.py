@@ -27,12 +27,12 @@ def test_the_page_lists_only_your_teams(alice, bob, charlie):
 def test_creating_a_team_makes_you_its_owner_and_switches_to_it(alice):
     response = alice.client.post("/teams/", {"name": "  Side project  "})
     assert response.status_code == 302
-    assert response["Location"] == "/team/"
     team = Team.objects.get(name="Side project")
+    assert response["Location"] == f"/t/{team.slug}/team/"
     assert Membership.objects.get(team=team, user=alice.user).role == Role.OWNER
     assert team.memberships.count() == 1
     assert _current_team(alice) == team
-    assert "<h1>Side project</h1>" in alice.client.get("/team/").content.decode()
+    assert "<h1>Side project</h1>" in alice.client.get(response["Location"]).content.decode()
 
 
 def test_new_teams_get_distinct_slugs(alice):
@@ -50,10 +50,14 @@ def test_a_team_needs_a_name(alice, data):
 
 
 def test_a_user_without_a_team_is_sent_here_to_create_one(bob):
-    bob.client.post("/team/leave/")
-    response = bob.client.get("/keys/", follow=True)
+    bob.client.post(f"{bob.prefix}/team/leave/")
+    response = bob.client.get("/", follow=True)
     assert response.redirect_chain == [("/teams/", 302)]
     assert "You are not in any team" in response.content.decode()
+    # The pages of the team they left explain why they cannot open them.
+    left = bob.client.get(f"{bob.prefix}/keys/")
+    assert left.status_code == 404
+    assert "a team you are not in" in left.content.decode()
 
 
 def test_switching_changes_the_current_team(alice):
@@ -62,18 +66,26 @@ def test_switching_changes_the_current_team(alice):
 
     response = alice.client.post("/teams/switch/", {"team": str(side.pk)})
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == f"/t/{side.slug}/"
     assert _current_team(alice) == side
 
 
-def test_switching_returns_to_a_safe_next_only(alice):
+def test_switching_opens_the_same_page_of_the_other_team(alice):
     side = create_team(owner=alice.user, name="Side project")
-    safe = alice.client.post("/teams/switch/", {"team": side.pk, "next": "/keys/"})
-    assert safe["Location"] == "/keys/"
-    unsafe = alice.client.post(
-        "/teams/switch/", {"team": alice.team.pk, "next": "https://evil.example/"}
+    same = alice.client.post("/teams/switch/", {"team": side.pk, "next": f"{alice.prefix}/keys/"})
+    assert same["Location"] == f"/t/{side.slug}/keys/"
+    # One image is not in the other team: its home instead.
+    image = alice.client.post(
+        "/teams/switch/", {"team": side.pk, "next": f"{alice.prefix}/images/1/"}
     )
-    assert unsafe["Location"] == "/"
+    assert image["Location"] == f"/t/{side.slug}/"
+
+
+def test_switching_returns_to_a_safe_next_only(alice):
+    unsafe = alice.client.post(
+        "/teams/switch/", {"team": alice.team.pk, "next": "https://evil.example/keys/"}
+    )
+    assert unsafe["Location"] == f"{alice.prefix}/"
 
 
 def test_switching_is_post_only(alice):
@@ -98,18 +110,22 @@ def test_a_malformed_team_id_gets_404_never_500(alice, value):
 
 def test_the_team_switcher_lists_only_your_teams(alice, bob, charlie):
     create_team(owner=alice.user, name="Side project")
-    assert _switcher_options(alice.client.get("/team/").content.decode()) == [
+    assert _switcher_options(alice.client.get(f"{alice.prefix}/team/").content.decode()) == [
         "Acme",
         "Side project",
     ]
-    assert _switcher_options(bob.client.get("/team/").content.decode()) == ["Acme"]
-    assert _switcher_options(charlie.client.get("/keys/").content.decode()) == ["Globex"]
+    assert _switcher_options(bob.client.get(f"{bob.prefix}/team/").content.decode()) == ["Acme"]
+    assert _switcher_options(charlie.client.get(f"{charlie.prefix}/keys/").content.decode()) == [
+        "Globex"
+    ]
 
 
-def test_the_team_switcher_marks_the_current_team(alice):
-    create_team(owner=alice.user, name="Side project")
-    html = alice.client.get("/team/").content.decode()
+def test_the_team_switcher_marks_the_team_of_the_page(alice):
+    side = create_team(owner=alice.user, name="Side project")
+    html = alice.client.get(f"/t/{side.slug}/team/").content.decode()
     assert re.search(r'<option value="\d+" selected>Side project</option>', html)
+    html = alice.client.get(f"{alice.prefix}/team/").content.decode()
+    assert re.search(r'<option value="\d+" selected>Acme</option>', html)
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, db):

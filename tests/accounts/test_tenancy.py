@@ -77,6 +77,13 @@ def _id_routes():
     return {route.label: route for route in routes(exclude_prefixes=EXCLUDED) if route.int_kwargs}
 
 
+def _url(route, team, **kwargs) -> str:
+    """Team pages take the team in their address: the requester's, unless told otherwise."""
+    if "team_slug" in route.converters:
+        kwargs["team_slug"] = team.slug
+    return route.url(**kwargs)
+
+
 def _snapshot(obj: Model) -> dict:
     fresh = type(obj)._default_manager.get(pk=obj.pk)
     return {field.attname: getattr(fresh, field.attname) for field in obj._meta.concrete_fields}
@@ -100,8 +107,11 @@ def test_another_teams_object_answers_404_and_stays_untouched(world, charlie, na
     before = _snapshot(obj)
 
     request = getattr(charlie.client, case.method)
-    response = request(route.url(**{keyword: obj.pk}), case.data or {})
-    assert response.status_code == 404
+    # Through charlie's own team's pages, and through the pages of alice's team, which
+    # he is not a member of.
+    for team in (charlie.team, world.alice.team):
+        response = request(_url(route, team, **{keyword: obj.pk}), case.data or {})
+        assert response.status_code == 404, team
     assert _snapshot(obj) == before
 
 
@@ -114,7 +124,7 @@ def test_the_same_request_reaches_the_owner_teams_object(world, name):
     (keyword,) = route.int_kwargs
     obj = case.make(world)
     request = getattr(world.alice.client, case.method)
-    response = request(route.url(**{keyword: obj.pk}), case.data or {})
+    response = request(_url(route, world.alice.team, **{keyword: obj.pk}), case.data or {})
     assert response.status_code != 404
 
 
@@ -125,6 +135,6 @@ def test_an_id_beyond_any_row_or_integer_range_answers_404(world, name):
     (keyword,) = route.int_kwargs
     for pk in (2_000_000_000, 10**30):
         response = getattr(world.alice.client, case.method)(
-            route.url(**{keyword: pk}), case.data or {}
+            _url(route, world.alice.team, **{keyword: pk}), case.data or {}
         )
         assert response.status_code == 404, pk

@@ -6,14 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.urls import reverse
 from django.utils import timezone
 
 from billing import ledger
 from billing.models import BillingSettings, LedgerEntry
 from tests.ledger_audit import assert_ledger_invariants
-
-URL = reverse("billing")
 
 
 @pytest.fixture(autouse=True)
@@ -32,21 +29,21 @@ def test_it_shows_balance_holds_and_ledger(alice):
         user=alice.user,
     )
 
-    page = alice.client.get(URL)
+    page = alice.client.get(alice.url("billing"))
 
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-testid="balance">94.00<' in html
     assert 'data-testid="on-hold">6.00<' in html
     assert "test world" in html
-    assert reverse("billing_receipt", args=["g1"]) in html
+    assert alice.url("billing_receipt", "g1") in html
 
 
 def test_it_forecasts_run_out_at_the_last_7_days_rate(alice, run_job):
     for _ in range(7):
         run_job(alice, n=1, model="nano-banana-pro")  # 8 credits each: 56 in 7 days
 
-    page = alice.client.get(URL).content.decode()
+    page = alice.client.get(alice.url("billing")).content.decode()
 
     # 44 credits left at 8/day
     assert "credits last ~5 days" in page
@@ -56,18 +53,18 @@ def test_members_see_only_their_own_entries_and_no_top_up(alice, bob):
     ledger.hold(team=alice.team, amount=Decimal("2"), reference="alice-job", user=alice.user)
     ledger.hold(team=alice.team, amount=Decimal("2"), reference="bob-job", user=bob.user)
 
-    page = bob.client.get(URL).content.decode()
+    page = bob.client.get(bob.url("billing")).content.decode()
 
     assert "bob-job" in page and "alice-job" not in page
     assert "test world" not in page
-    assert reverse("billing_redeem") not in page
-    assert reverse("billing_threshold") not in page
+    assert alice.url("billing_redeem") not in page
+    assert alice.url("billing_threshold") not in page
 
 
 def test_the_other_team_sees_its_own_balance_only(alice, charlie):
     ledger.hold(team=alice.team, amount=Decimal("2"), reference="acme-job", user=alice.user)
 
-    page = charlie.client.get(URL).content.decode()
+    page = charlie.client.get(charlie.url("billing")).content.decode()
 
     assert "acme-job" not in page
     assert 'data-testid="balance">100.00<' in page
@@ -90,7 +87,7 @@ def test_filters_narrow_the_ledger(alice, bob, alice_key):
     )
 
     def shown(**query):
-        return alice.client.get(URL, query).content.decode()
+        return alice.client.get(alice.url("billing"), query).content.decode()
 
     assert "by-bob" not in shown(key=alice_key.api_key.pk)
     assert "by-key" in shown(key=alice_key.api_key.pk)
@@ -100,7 +97,7 @@ def test_filters_narrow_the_ledger(alice, bob, alice_key):
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
     assert "by-bob" not in shown(start=tomorrow)
     # A key id of another team is not a choice: the filter is ignored, not an error.
-    assert alice.client.get(URL, {"key": "999999"}).status_code == 200
+    assert alice.client.get(alice.url("billing"), {"key": "999999"}).status_code == 200
 
 
 def test_keyset_pages_walk_every_entry_once(alice):
@@ -108,7 +105,7 @@ def test_keyset_pages_walk_every_entry_once(alice):
         ledger.hold(team=alice.team, amount=Decimal("0.5"), reference=f"job-{i:03d}")
     seen, query = [], {}
     for _ in range(5):
-        page = alice.client.get(URL, query)
+        page = alice.client.get(alice.url("billing"), query)
         entries = page.context["entries"]
         seen += [e.pk for e in entries]
         if not page.context["next_cursor"]:
@@ -120,13 +117,13 @@ def test_keyset_pages_walk_every_entry_once(alice):
     assert sorted(seen) == sorted(everything)
     assert len(seen) == len(set(seen)) == 121
     # Junk cursors fall back to the first page.
-    assert alice.client.get(URL, {"after": "x.y"}).status_code == 200
+    assert alice.client.get(alice.url("billing"), {"after": "x.y"}).status_code == 200
 
 
 def test_the_low_balance_email_goes_once_per_crossing_to_owners_and_admins(
     alice, bob, django_capture_on_commit_callbacks
 ):
-    response = alice.client.post(reverse("billing_threshold"), {"threshold": "50"})
+    response = alice.client.post(alice.url("billing_threshold"), {"threshold": "50"})
     assert response.status_code == 302
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -146,10 +143,10 @@ def test_the_low_balance_email_goes_once_per_crossing_to_owners_and_admins(
 
 
 def test_setting_a_threshold_is_for_managers(alice, bob, charlie):
-    assert bob.client.post(reverse("billing_threshold"), {"threshold": "5"}).status_code == 403
+    assert bob.client.post(bob.url("billing_threshold"), {"threshold": "5"}).status_code == 403
     assert not BillingSettings.objects.filter(team=alice.team, low_balance_threshold=5).exists()
-    assert alice.client.post(reverse("billing_threshold"), {"threshold": "-1"}).status_code == 400
-    charlie.client.post(reverse("billing_threshold"), {"threshold": "5"})
+    assert alice.client.post(alice.url("billing_threshold"), {"threshold": "-1"}).status_code == 400
+    charlie.client.post(charlie.url("billing_threshold"), {"threshold": "5"})
     assert not BillingSettings.objects.filter(team=alice.team, low_balance_threshold=5).exists()
 
 
@@ -163,7 +160,7 @@ def test_ledger_csv_is_streamed_with_the_entries(alice, bob):
         user=bob.user,
     )
 
-    response = alice.client.get(reverse("billing_ledger_csv"))
+    response = alice.client.get(alice.url("billing_ledger_csv"))
 
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -175,9 +172,9 @@ def test_ledger_csv_is_streamed_with_the_entries(alice, bob):
 
 def test_ledger_csv_for_a_member_has_only_their_rows(alice, bob):
     ledger.hold(team=alice.team, amount=Decimal("2"), reference="alice-job", user=alice.user)
-    body = b"".join(bob.client.get(reverse("billing_ledger_csv")).streaming_content).decode()
+    body = b"".join(bob.client.get(bob.url("billing_ledger_csv")).streaming_content).decode()
     assert "alice-job" not in body and "test world" not in body
 
 
-def test_it_needs_a_login(client, db):
-    assert client.get(URL).status_code == 302
+def test_it_needs_a_login(client, alice):
+    assert client.get(alice.url("billing")).status_code == 302

@@ -6,13 +6,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.urls import reverse
 
 from billing import topups
 from billing.models import CheckoutSession
 from pixdash.settings import env_credit_packs
-
-URL = reverse("billing_checkout")
 
 
 @pytest.fixture
@@ -39,7 +36,7 @@ def stripe_api(settings, monkeypatch):
 
 
 def test_it_creates_a_session_for_the_chosen_pack_and_redirects(alice, stripe_api):
-    response = alice.client.post(URL, {"credits": "2000"})
+    response = alice.client.post(alice.url("billing_checkout"), {"credits": "2000"})
 
     assert response.status_code == 302
     assert response["Location"] == "https://checkout.stripe.com/c/pay/cs_test_new"
@@ -55,7 +52,7 @@ def test_it_creates_a_session_for_the_chosen_pack_and_redirects(alice, stripe_ap
 
 
 def test_a_pack_not_on_the_price_list_is_refused(alice, stripe_api):
-    alice.client.post(URL, {"credits": "1000000"})
+    alice.client.post(alice.url("billing_checkout"), {"credits": "1000000"})
     assert not CheckoutSession.objects.exists() and not stripe_api
 
 
@@ -67,27 +64,29 @@ def test_stripe_errors_read_plainly(alice, stripe_api, monkeypatch):
             lambda r: httpx.Response(400, json={"error": {"message": "bad", "type": "invalid"}})
         ),
     )
-    response = alice.client.post(URL, {"credits": "500"}, follow=True)
+    response = alice.client.post(alice.url("billing_checkout"), {"credits": "500"}, follow=True)
     assert "could not start a checkout" in response.content.decode()
 
 
 def test_members_cannot_top_up(alice, bob, stripe_api):
-    assert bob.client.post(URL, {"credits": "500"}).status_code == 403
+    assert bob.client.post(bob.url("billing_checkout"), {"credits": "500"}).status_code == 403
     assert not stripe_api
 
 
 def test_packs_are_shown_only_when_stripe_is_configured(alice, settings):
     settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = ""
-    assert "Pay by card" not in alice.client.get(reverse("billing")).content.decode()
+    assert "Pay by card" not in alice.client.get(alice.url("billing")).content.decode()
     settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_x", "whsec_x"
-    html = alice.client.get(reverse("billing")).content.decode()
+    html = alice.client.get(alice.url("billing")).content.decode()
     assert "Pay by card" in html and "2,000 credits" in html
-    assert alice.client.post(URL, {"credits": "500"}).status_code == 302  # config checked
+    assert (
+        alice.client.post(alice.url("billing_checkout"), {"credits": "500"}).status_code == 302
+    )  # config checked
 
 
 def test_without_stripe_the_checkout_view_says_so(alice, settings):
     settings.STRIPE_SECRET_KEY = ""
-    response = alice.client.post(URL, {"credits": "500"}, follow=True)
+    response = alice.client.post(alice.url("billing_checkout"), {"credits": "500"}, follow=True)
     assert not CheckoutSession.objects.exists()
     assert response.status_code == 200
 

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from billing import ledger
 from billing.models import MemberLimit
@@ -34,7 +33,7 @@ def generate(client, key, n=1):
 
 
 def test_a_member_cap_is_enforced_through_the_api(client, alice, bob, bob_key, fake_gemini):
-    alice.client.post(reverse("billing_member_limit", args=[bob.membership.pk]), {"limit": "5"})
+    alice.client.post(alice.url("billing_member_limit", bob.membership.pk), {"limit": "5"})
 
     first = generate(client, bob_key, n=2)  # 4 of 5
     second = generate(client, bob_key, n=1)  # 6 > 5
@@ -57,7 +56,7 @@ def test_a_member_cap_is_enforced_for_browser_jobs_with_a_readable_message(alice
 
 def test_a_key_limit_set_on_the_page_is_enforced(client, alice, alice_key, fake_gemini):
     response = alice.client.post(
-        reverse("billing_key_limit", args=[alice_key.api_key.pk]), {"limit": "2"}
+        alice.url("billing_key_limit", alice_key.api_key.pk), {"limit": "2"}
     )
     assert response.status_code == 302
     assert generate(client, alice_key).status_code == 200
@@ -69,7 +68,7 @@ def test_the_page_shows_progress_bars(alice, bob, run_job, alice_key):
     ApiKey.objects.filter(pk=alice_key.api_key.pk).update(monthly_credit_limit=4)
     run_job(bob, n=4)  # 8 of 10: near
 
-    html = alice.client.get(reverse("billing_usage")).content.decode()
+    html = alice.client.get(alice.url("billing_usage")).content.decode()
 
     assert 'class="progress progress-near" role="progressbar" aria-label="Bob this month"' in html
     assert 'aria-valuenow="80"' in html
@@ -80,21 +79,21 @@ def test_the_page_shows_progress_bars(alice, bob, run_job, alice_key):
 
 
 def test_an_empty_limit_removes_it(alice, bob):
-    url = reverse("billing_member_limit", args=[bob.membership.pk])
+    url = alice.url("billing_member_limit", bob.membership.pk)
     alice.client.post(url, {"limit": "5"})
     alice.client.post(url, {"limit": ""})
     assert not MemberLimit.objects.exists()
 
 
 def test_a_bad_limit_changes_nothing(alice, alice_key):
-    alice.client.post(reverse("billing_key_limit", args=[alice_key.api_key.pk]), {"limit": "-3"})
+    alice.client.post(alice.url("billing_key_limit", alice_key.api_key.pk), {"limit": "-3"})
     assert ApiKey.objects.get(pk=alice_key.api_key.pk).monthly_credit_limit is None
 
 
 @pytest.mark.parametrize("name", ["billing_key_limit", "billing_member_limit"])
 def test_members_cannot_set_limits(alice, bob, bob_key, name):
     pk = bob_key.api_key.pk if name == "billing_key_limit" else bob.membership.pk
-    response = bob.client.post(reverse(name, args=[pk]), {"limit": "1000"})
+    response = bob.client.post(bob.url(name, pk), {"limit": "1000"})
     assert response.status_code == 403
     assert not MemberLimit.objects.exists()
     assert ApiKey.objects.get(pk=bob_key.api_key.pk).monthly_credit_limit is None
@@ -102,13 +101,13 @@ def test_members_cannot_set_limits(alice, bob, bob_key, name):
 
 def test_members_see_their_own_cap_without_forms(alice, bob):
     MemberLimit.objects.create(team=alice.team, user=bob.user, monthly_credit_limit=10)
-    html = bob.client.get(reverse("billing_usage")).content.decode()
+    html = bob.client.get(bob.url("billing_usage")).content.decode()
     assert "Bob this month" in html and "Alice this month" not in html
-    assert reverse("billing_member_limit", args=[bob.membership.pk]) not in html
+    assert bob.url("billing_member_limit", bob.membership.pk) not in html
 
 
 @pytest.mark.parametrize("name", ["billing_key_limit", "billing_member_limit"])
 def test_another_teams_ids_answer_404(alice, bob, charlie, alice_key, name):
     pk = alice_key.api_key.pk if name == "billing_key_limit" else bob.membership.pk
-    assert charlie.client.post(reverse(name, args=[pk]), {"limit": "1"}).status_code == 404
+    assert charlie.client.post(charlie.url(name, pk), {"limit": "1"}).status_code == 404
     assert not MemberLimit.objects.exists()

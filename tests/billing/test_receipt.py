@@ -5,7 +5,6 @@ teams' charges and for a member looking at a teammate's."""
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from billing import ledger, receipts
 
@@ -18,7 +17,7 @@ def _db(db):
 def test_it_shows_what_the_charge_bought(alice, run_job):
     generation = run_job(alice, n=2)
 
-    page = alice.client.get(reverse("billing_receipt", args=[generation.public_id]))
+    page = alice.client.get(alice.url("billing_receipt", generation.public_id))
 
     html = page.content.decode()
     assert page.status_code == 200
@@ -38,7 +37,7 @@ def test_the_generator_registered_its_lookup_at_ready(alice, run_job):
 
 def test_another_teams_charge_is_404(alice, charlie, run_job):
     generation = run_job(alice)
-    url = reverse("billing_receipt", args=[generation.public_id])
+    url = alice.url("billing_receipt", generation.public_id)
     assert charlie.client.get(url).status_code == 404
     assert receipts.find(generation.public_id, team=charlie.team) is None
 
@@ -46,16 +45,16 @@ def test_another_teams_charge_is_404(alice, charlie, run_job):
 def test_a_member_sees_own_receipts_only(alice, bob, run_job):
     alices = run_job(alice)
     bobs = run_job(bob)
-    assert bob.client.get(reverse("billing_receipt", args=[alices.public_id])).status_code == 404
-    assert bob.client.get(reverse("billing_receipt", args=[bobs.public_id])).status_code == 200
+    assert bob.client.get(bob.url("billing_receipt", alices.public_id)).status_code == 404
+    assert bob.client.get(bob.url("billing_receipt", bobs.public_id)).status_code == 200
 
 
 def test_an_unsettled_hold_shows_as_running(alice):
     ledger.hold(team=alice.team, amount=Decimal("2"), reference="pending-ref", user=alice.user)
-    page = alice.client.get(reverse("billing_receipt", args=["pending-ref"]))
+    page = alice.client.get(alice.url("billing_receipt", "pending-ref"))
     assert "not settled yet" in page.content.decode()
     assert "no longer available" in page.content.decode()
 
 
 def test_unknown_references_are_404(alice):
-    assert alice.client.get(reverse("billing_receipt", args=["nope"])).status_code == 404
+    assert alice.client.get(alice.url("billing_receipt", "nope")).status_code == 404

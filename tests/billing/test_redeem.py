@@ -10,7 +10,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from billing import ledger, topups
@@ -18,8 +17,6 @@ from billing.models import EntryKind, LedgerEntry, RedeemBatch, RedeemCode, Rede
 from pixdash.accounts.teams import sign_up
 from tests.conftest import STARTING_CREDITS
 from tests.ledger_audit import assert_ledger_invariants
-
-URL = reverse("billing_redeem")
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +35,9 @@ def batch(**fields) -> tuple[RedeemBatch, list[str]]:
 def test_a_code_credits_the_team_once_and_shows_the_new_balance(alice):
     _batch, codes = batch()
 
-    response = alice.client.post(URL, {"code": codes[0].lower().replace("-", " ")}, follow=True)
+    response = alice.client.post(
+        alice.url("billing_redeem"), {"code": codes[0].lower().replace("-", " ")}, follow=True
+    )
 
     assert response.status_code == 200
     assert "50.00 credits added" in response.content.decode()
@@ -79,7 +78,7 @@ def test_every_failure_reads_the_same(alice, charlie, case):
         code = "PIX"
     before = ledger.balance(alice.team)
 
-    response = alice.client.post(URL, {"code": code})
+    response = alice.client.post(alice.url("billing_redeem"), {"code": code})
 
     assert response.status_code == 400
     assert "That code is not valid." in response.content.decode()
@@ -91,9 +90,14 @@ def test_attempts_are_rate_limited_per_user_and_team(alice, bob, settings):
     settings.PIXDASH_REDEEM_ATTEMPTS_PER_TEAM = 4
     _batch, codes = batch()
     for _ in range(3):
-        assert alice.client.post(URL, {"code": "PIX-AAAA-AAAA-AAAA-AAAA"}).status_code == 400
+        assert (
+            alice.client.post(
+                alice.url("billing_redeem"), {"code": "PIX-AAAA-AAAA-AAAA-AAAA"}
+            ).status_code
+            == 400
+        )
     # Even a valid code waits out the window once the limit is reached.
-    limited = alice.client.post(URL, {"code": codes[0]})
+    limited = alice.client.post(alice.url("billing_redeem"), {"code": codes[0]})
     assert limited.status_code == 429
     assert "Too many attempts" in limited.content.decode()
     assert not Redemption.objects.exists()
@@ -109,20 +113,23 @@ def test_the_team_limit_covers_its_other_managers(alice, settings):
     other = Client()
     other.force_login(admin)
     for _ in range(2):
-        alice.client.post(URL, {"code": "PIX-AAAA-AAAA-AAAA-AAAA"})
-    assert other.post(URL, {"code": "PIX-AAAA-AAAA-AAAA-AAAA"}).status_code == 429
+        alice.client.post(alice.url("billing_redeem"), {"code": "PIX-AAAA-AAAA-AAAA-AAAA"})
+    assert (
+        other.post(alice.url("billing_redeem"), {"code": "PIX-AAAA-AAAA-AAAA-AAAA"}).status_code
+        == 429
+    )
 
 
 def test_members_cannot_redeem(alice, bob):
     _batch, codes = batch()
-    assert bob.client.post(URL, {"code": codes[0]}).status_code == 403
+    assert bob.client.post(bob.url("billing_redeem"), {"code": codes[0]}).status_code == 403
     assert not Redemption.objects.exists()
 
 
 def test_a_code_redeemed_by_another_team_is_used_up_for_this_one(alice, charlie):
     _batch, codes = batch()
-    charlie.client.post(URL, {"code": codes[0]})
-    assert alice.client.post(URL, {"code": codes[0]}).status_code == 400
+    charlie.client.post(charlie.url("billing_redeem"), {"code": codes[0]})
+    assert alice.client.post(alice.url("billing_redeem"), {"code": codes[0]}).status_code == 400
     assert ledger.balance(charlie.team) == STARTING_CREDITS + 50
     assert ledger.balance(alice.team) == STARTING_CREDITS
 

@@ -6,12 +6,9 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from billing.models import UsageDaily
 from tests.ledger_audit import assert_ledger_invariants
-
-URL = reverse("billing_usage")
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +26,7 @@ def usage(alice, bob, alice_key, run_job):
 
 
 def test_managers_see_the_teams_totals_chart_and_tables(alice, usage):
-    page = alice.client.get(URL)
+    page = alice.client.get(alice.url("billing_usage"))
 
     html = page.content.decode()
     assert page.status_code == 200
@@ -49,7 +46,7 @@ def test_managers_see_the_teams_totals_chart_and_tables(alice, usage):
 
 
 def test_members_see_their_own_usage_only(bob, usage):
-    page = bob.client.get(URL)
+    page = bob.client.get(bob.url("billing_usage"))
 
     assert page.context["report"].total.credits == Decimal("6")
     assert 'data-testid="by-member"' not in page.content.decode()
@@ -57,29 +54,29 @@ def test_members_see_their_own_usage_only(bob, usage):
 
 def test_a_members_usage_includes_calls_with_their_keys(alice, bob, bob_key, run_job):
     run_job(bob, n=1, api_key=bob_key.api_key, user=False)
-    assert bob.client.get(URL).context["report"].total.credits == Decimal("2")
+    assert bob.client.get(bob.url("billing_usage")).context["report"].total.credits == Decimal("2")
 
 
 def test_another_team_sees_none_of_it(charlie, usage):
-    page = charlie.client.get(URL)
+    page = charlie.client.get(charlie.url("billing_usage"))
     assert page.context["report"].total.credits == 0
     assert "No usage in the last 30 days" in page.content.decode()
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])
 def test_periods_and_the_images_measure(alice, usage, days):
-    page = alice.client.get(URL, {"days": days, "metric": "images"})
+    page = alice.client.get(alice.url("billing_usage"), {"days": days, "metric": "images"})
     assert page.context["days"] == days
     assert page.context["chart"].metric == "images"
     assert page.context["report"].total.images == 7
 
 
 def test_a_bogus_period_falls_back_to_30_days(alice, usage):
-    assert alice.client.get(URL, {"days": "100000"}).context["days"] == 30
+    assert alice.client.get(alice.url("billing_usage"), {"days": "100000"}).context["days"] == 30
 
 
 def test_usage_csv_has_day_model_key_and_member_rows(alice, alice_key, usage):
-    response = alice.client.get(reverse("billing_usage_csv"), {"days": 7})
+    response = alice.client.get(alice.url("billing_usage_csv"), {"days": 7})
 
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert sum(Decimal(r["credits"]) for r in rows) == Decimal("20.00")
@@ -94,5 +91,5 @@ def test_usage_csv_has_day_model_key_and_member_rows(alice, alice_key, usage):
 
 
 def test_a_members_csv_has_only_their_rows(bob, usage):
-    body = b"".join(bob.client.get(reverse("billing_usage_csv")).streaming_content).decode()
+    body = b"".join(bob.client.get(bob.url("billing_usage_csv")).streaming_content).decode()
     assert "alice@acme.test" not in body and "bob@acme.test" in body

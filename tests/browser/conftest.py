@@ -7,10 +7,13 @@ failure, so a broken image cannot silently drop the only end-to-end coverage we 
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from playwright.sync_api import sync_playwright
 
 CHROMIUM_ARGS = [
@@ -86,6 +89,63 @@ def new_page(browser) -> Iterator[Callable]:
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+@pytest.fixture
+def log_in(live_server) -> Callable:
+    """Hand a page's browser a session cookie for ``user`` (the login form has its own
+    browser tests), then open ``path``."""
+
+    def log_in(page, user, path: str = "/"):
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+        )
+        page.goto(f"{live_server.url}{path}")
+        return page
+
+    return log_in
+
+
+def _in_a_thread(work: Callable):
+    """Run ``work`` on a fresh thread: Playwright's loop is the main thread's running loop,
+    and the pipeline's async steps (async_to_sync) refuse to run under one."""
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    thread.start()
+    thread.join()
+    assert result, "the work raised; see the thread's traceback above"
+    return result[0]
+
+
+@pytest.fixture
+def make_images(transactional_db) -> Callable:
+    """Run a job through the real pipeline on the offline renderer (small and fast), as
+    if from the browser, and return its images."""
+    from asgiref.sync import async_to_sync
+
+    from generator import jobs
+    from generator.models import Source
+
+    def make(user, team, *, prompt="A lighthouse at dusk", n=1, size="256x256", **spec):
+        def work():
+            generation = jobs.submit(
+                team=team,
+                spec=jobs.GenerationSpec(
+                    model="local-preview", prompt=prompt, n=n, size=size, **spec
+                ),
+                source=Source.UI,
+                is_async=False,
+                user=user,
+            ).generation
+            async_to_sync(jobs.run_now)(generation)
+            return list(generation.outputs.order_by("index"))
+
+        return _in_a_thread(work)
+
+    return make
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ def _sign_up(page: Page, live_server, *, name: str, email: str) -> None:
     page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    # New users land on the generator ("/"), the dashboard's home.
-    expect(page).to_have_url(f"{live_server.url}/")
+    # New users land on the generator, their team's home.
+    expect(page).to_have_url(re.compile(rf"^{live_server.url}/t/[-\w]+/$"))
 
 
 def _assert_every_visible_field_is_labelled(page: Page) -> None:
@@ -77,7 +77,7 @@ def test_a_new_user_invites_a_teammate_who_joins_through_the_link(
     teammate.get_by_role("button", name="Create account").click()
 
     # Signing up through the link accepts the invitation: no second click.
-    expect(teammate).to_have_url(f"{live_server.url}/team/")
+    expect(teammate).to_have_url(re.compile(rf"^{live_server.url}/t/[-\w]+/team/$"))
     expect(teammate.get_by_role("heading", level=1)).to_have_text("Ada's team")
     expect(teammate.get_by_role("status")).to_contain_text("You joined Ada's team.")
     grace = User.objects.get(email="grace@example.test")
@@ -166,12 +166,13 @@ def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page,
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name", exact=True).fill("Script")
     page.get_by_role("button", name="Create key").click()
-    expect(page).to_have_url(f"{live_server.url}/keys/new/")
+    expect(page).to_have_url(re.compile(r"/t/[-\w]+/keys/new/$"))
     expect(page.get_by_role("link", name="API keys")).to_have_attribute("aria-current", "page")
 
     page.get_by_label("Current team").select_option(label="Sam's team")
     expect(page.get_by_role("status")).to_contain_text("Switched to Sam's team.")
-    expect(page).to_have_url(f"{live_server.url}/")
+    team = User.objects.get(email="sam@example.test").current_team
+    expect(page).to_have_url(f"{live_server.url}/t/{team.slug}/")
     expect(page.get_by_label("Current team")).to_have_value(
         str(User.objects.get(email="sam@example.test").current_team.pk)
     )

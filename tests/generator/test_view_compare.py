@@ -8,7 +8,7 @@ HX = {"HX-Request": "true"}
 def test_trying_other_models_runs_the_same_prompt_and_shows_columns(alice, make_job, ui_queue):
     job = make_job(alice, prompt="a red fox", n=2)
     response = alice.client.post(
-        f"/jobs/{job.pk}/compare/",
+        f"{alice.prefix}/jobs/{job.pk}/compare/",
         {"models": ["gemini-3-pro-image-preview", "local-preview"]},
     )
     assert response.status_code == 302
@@ -18,7 +18,9 @@ def test_trying_other_models_runs_the_same_prompt_and_shows_columns(alice, make_
         "local-preview",
     ]
     assert {(g.prompt, g.n, g.source) for g in others} == {("a red fox", 2, Source.UI)}
-    assert response["Location"] == f"/compare/?g={job.pk}&g={others[0].pk}&g={others[1].pk}"
+    assert response["Location"] == (
+        f"{alice.prefix}/compare/?g={job.pk}&g={others[0].pk}&g={others[1].pk}"
+    )
 
     page = alice.client.get(response["Location"]).content.decode()
     assert "The same prompt on 3 models" in page
@@ -31,14 +33,14 @@ def test_at_most_four_columns(alice, make_job, ui_queue):
     job = make_job(alice)
     models = ["gemini-3.1-flash-image-preview", "gemini-3-pro-image-preview", "local-preview"]
     models.append("gpt-image-1.5")
-    response = alice.client.post(f"/jobs/{job.pk}/compare/", {"models": models})
+    response = alice.client.post(f"{alice.prefix}/jobs/{job.pk}/compare/", {"models": models})
     assert response.status_code == 302
     assert Generation.objects.count() == 1
 
 
 def test_the_job_page_offers_models_and_the_api_call(alice, make_job):
     job = make_job(alice, prompt="a red fox")
-    page = alice.client.get("/compare/", {"g": job.pk}).content.decode()
+    page = alice.client.get(f"{alice.prefix}/compare/", {"g": job.pk}).content.decode()
     assert "Try on other models" in page
     assert 'value="gemini-3-pro-image-preview"' in page
     assert "$PIXDASH_API_KEY" in page
@@ -48,7 +50,7 @@ def test_the_job_page_offers_models_and_the_api_call(alice, make_job):
 
 def test_run_again_submits_the_same_request(alice, make_job, ui_queue):
     job = make_job(alice, prompt="a red fox", n=3, size="16:9")
-    response = alice.client.post(f"/jobs/{job.pk}/rerun/")
+    response = alice.client.post(f"{alice.prefix}/jobs/{job.pk}/rerun/")
     assert response.status_code == 302
     again = Generation.objects.exclude(pk=job.pk).get()
     assert (again.prompt, again.n, again.aspect_ratio) == ("a red fox", 3, "16:9")
@@ -57,14 +59,16 @@ def test_run_again_submits_the_same_request(alice, make_job, ui_queue):
 
 def test_another_teams_jobs_are_not_found(alice, charlie, make_job, ui_queue):
     job = make_job(alice)
-    assert charlie.client.get("/compare/", {"g": job.pk}).status_code == 404
-    assert charlie.client.post(f"/jobs/{job.pk}/rerun/").status_code == 404
-    response = charlie.client.post(f"/jobs/{job.pk}/compare/", {"models": ["local-preview"]})
+    assert charlie.client.get(f"{charlie.prefix}/compare/", {"g": job.pk}).status_code == 404
+    assert charlie.client.post(f"{charlie.prefix}/jobs/{job.pk}/rerun/").status_code == 404
+    response = charlie.client.post(
+        f"{charlie.prefix}/jobs/{job.pk}/compare/", {"models": ["local-preview"]}
+    )
     assert response.status_code == 404
     assert Generation.objects.count() == 1
 
 
 def test_the_column_cards_poll_with_htmx(alice, make_job):
     job = make_job(alice, run=False)
-    html = alice.client.get(f"/jobs/{job.pk}/", headers=HX).content.decode()
-    assert 'hx-get="/jobs/' in html
+    html = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX).content.decode()
+    assert f'hx-get="{alice.prefix}/jobs/' in html

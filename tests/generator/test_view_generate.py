@@ -7,21 +7,20 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from generator.models import Generation, InputImage, Source, Status
-from generator.views import billing_url
 from pixdash.accounts.teams import sign_up
 from tests.generator.conftest import png_bytes
 
 HX = {"HX-Request": "true"}
 
 
-def post(client, **fields):
+def post(person, **fields):
     data = {"prompt": "a lighthouse at dusk", "model": "gemini-2.5-flash-image", "n": 1}
     data.update(fields)
-    return client.post("/generate/", data)
+    return person.client.post(f"{person.prefix}/generate/", data)
 
 
 def test_home_is_the_generator_for_signed_in_users(alice):
-    response = alice.client.get("/")
+    response = alice.client.get(f"{alice.prefix}/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "Generate images" in page
@@ -40,14 +39,14 @@ def test_anonymous_visitors_are_sent_to_log_in(client, db):
 
 def test_demo_models_are_badged_and_the_demo_banner_shows(alice, settings):
     settings.PIXDASH_DEMO_MODE = True
-    page = alice.client.get("/").content.decode()
+    page = alice.client.get(f"{alice.prefix}/").content.decode()
     assert "Demo mode." in page
     assert 'class="badge badge-demo">Demo</span>' in page
 
 
 def test_without_demo_mode_unconfigured_models_are_greyed_out_with_the_reason(alice, settings):
     settings.PIXDASH_DEMO_MODE = False
-    page = alice.client.get("/").content.decode()
+    page = alice.client.get(f"{alice.prefix}/").content.decode()
     assert "Demo mode." not in page
     assert "is-unavailable" in page
     assert "No Google Gemini key is configured on this server." in page
@@ -56,7 +55,9 @@ def test_without_demo_mode_unconfigured_models_are_greyed_out_with_the_reason(al
 
 def test_the_cost_partial_multiplies_and_shows_the_balance(alice):
     response = alice.client.get(
-        "/generate/cost/", {"model": "gemini-3-pro-image-preview", "n": 4}, headers=HX
+        f"{alice.prefix}/generate/cost/",
+        {"model": "gemini-3-pro-image-preview", "n": 4},
+        headers=HX,
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -72,41 +73,41 @@ def test_the_submit_button_is_disabled_with_the_reason_when_credits_are_short(db
 
     client = Client()
     client.force_login(user)
-    html = client.get("/generate/cost/", {"model": "nano-banana", "n": 3}, headers=HX)
+    prefix = f"/t/{user.current_team.slug}"
+    html = client.get(f"{prefix}/generate/cost/", {"model": "nano-banana", "n": 3}, headers=HX)
     html = html.content.decode()
     assert "Not enough credits: 6.00 needed, 0.00 available." in html
     assert "disabled" in html
-    if billing_url() is None:
-        assert "Ask a team admin for credits." in html
-    else:
-        assert f'<a href="{billing_url()}">Add credits</a>' in html
-    page = client.get("/").content.decode()
+    assert f'<a href="{prefix}/billing/">Add credits</a>' in html
+    page = client.get(f"{prefix}/").content.decode()
     assert "Your team has no credits yet." in page
 
 
 def test_the_options_partial_lists_the_models_sizes(alice):
-    response = alice.client.get("/generate/options/", {"model": "gpt-image-1.5"}, headers=HX)
+    response = alice.client.get(
+        f"{alice.prefix}/generate/options/", {"model": "gpt-image-1.5"}, headers=HX
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert 'value="3:2"' in html and 'value="16:9"' not in html
 
 
 def test_submitting_starts_an_async_browser_job(alice, ui_queue, fake_gemini):
-    response = post(alice.client, n=2, aspect_ratio="16:9")
+    response = post(alice, n=2, aspect_ratio="16:9")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == f"{alice.prefix}/"
     job = Generation.objects.get(team=alice.team)
     assert (job.source, job.is_async, job.user, job.n) == (Source.UI, True, alice.user, 2)
     assert (job.aspect_ratio, job.width, job.height) == ("16:9", 1344, 768)
     assert ui_queue == [job.pk]
-    page = alice.client.get("/").content.decode()
+    page = alice.client.get(f"{alice.prefix}/").content.decode()
     assert f'id="job-{job.pk}"' in page
     assert 'hx-trigger="every 1s"' in page
 
 
 def test_reference_images_are_inspected_and_stored(alice, ui_queue, fake_gemini):
     upload = SimpleUploadedFile("cat.png", png_bytes(40, 30), content_type="image/png")
-    assert post(alice.client, images=[upload], prompt="make it blue").status_code == 302
+    assert post(alice, images=[upload], prompt="make it blue").status_code == 302
     job = Generation.objects.get(team=alice.team)
     (stored,) = InputImage.objects.filter(generation=job)
     assert (stored.width, stored.height) == (40, 30)
@@ -121,7 +122,7 @@ def test_reference_images_are_inspected_and_stored(alice, ui_queue, fake_gemini)
 )
 def test_bad_uploads_get_a_readable_error_and_start_nothing(alice, ui_queue, name, data, message):
     upload = SimpleUploadedFile(name, data, content_type="image/png")
-    response = post(alice.client, images=[upload])
+    response = post(alice, images=[upload])
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Generation.objects.exists()
@@ -131,7 +132,7 @@ def test_a_pixel_bomb_is_refused_before_decoding(alice, ui_queue):
     buffer = io.BytesIO()
     Image.new("1", (10_000, 10_000)).save(buffer, "PNG")
     upload = SimpleUploadedFile("bomb.png", buffer.getvalue(), content_type="image/png")
-    response = post(alice.client, images=[upload])
+    response = post(alice, images=[upload])
     assert response.status_code == 400
     assert "megapixels" in response.content.decode()
 
@@ -140,28 +141,28 @@ def test_too_many_reference_images_for_the_model(alice, ui_queue):
     uploads = [
         SimpleUploadedFile(f"{i}.png", png_bytes(), content_type="image/png") for i in range(4)
     ]
-    response = post(alice.client, images=uploads)
+    response = post(alice, images=uploads)
     assert response.status_code == 400
     assert "takes at most 3 reference images; you added 4." in response.content.decode()
 
 
 @pytest.mark.parametrize(("n", "message"), [(0, "at least 1"), (11, "at most 10")])
 def test_the_image_count_is_bounded(alice, ui_queue, n, message):
-    response = post(alice.client, n=n)
+    response = post(alice, n=n)
     assert response.status_code == 400
     assert message in response.content.decode()
 
 
 def test_an_empty_prompt_is_explained(alice, ui_queue):
-    response = post(alice.client, prompt="")
+    response = post(alice, prompt="")
     assert response.status_code == 400
     assert "Describe the image you want." in response.content.decode()
 
 
 def test_insufficient_credits_are_explained_and_nothing_is_held(alice, ui_queue, fake_gemini):
-    response = post(alice.client, model="gemini-3-pro-image-preview", n=10)
+    response = post(alice, model="gemini-3-pro-image-preview", n=10)
     assert response.status_code == 200 or response.status_code == 302  # 80 fits in 100
-    response = post(alice.client, model="gemini-3-pro-image-preview", n=10)
+    response = post(alice, model="gemini-3-pro-image-preview", n=10)
     assert response.status_code == 400
     assert "Not enough credits: 80.00 needed, 20.00 available." in response.content.decode()
     assert Generation.objects.count() == 1
@@ -169,11 +170,11 @@ def test_insufficient_credits_are_explained_and_nothing_is_held(alice, ui_queue,
 
 def test_editing_an_image_sends_it_as_reference_and_records_lineage(alice, make_job, ui_queue):
     original = make_job(alice).outputs.get()
-    page = alice.client.get("/", {"edit": original.pk}).content.decode()
+    page = alice.client.get(f"{alice.prefix}/", {"edit": original.pk}).content.decode()
     assert "Editing an image" in page
     assert f'value="{original.pk}"' in page
 
-    response = post(alice.client, edit_from=original.pk, prompt="now at night")
+    response = post(alice, edit_from=original.pk, prompt="now at night")
     assert response.status_code == 302
     edit = Generation.objects.exclude(pk=original.generation_id).get()
     assert edit.edited_from == original
@@ -183,8 +184,8 @@ def test_editing_an_image_sends_it_as_reference_and_records_lineage(alice, make_
 
 def test_another_teams_image_cannot_be_edited(alice, charlie, make_job, ui_queue):
     theirs = make_job(alice).outputs.get()
-    assert charlie.client.get("/", {"edit": theirs.pk}).status_code == 404
-    response = post(charlie.client, edit_from=theirs.pk)
+    assert charlie.client.get(f"{charlie.prefix}/", {"edit": theirs.pk}).status_code == 404
+    response = post(charlie, edit_from=theirs.pk)
     assert response.status_code == 400
     assert "The image to edit no longer exists." in response.content.decode()
     assert not Generation.objects.filter(team=charlie.team).exists()

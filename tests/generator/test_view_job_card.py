@@ -8,7 +8,7 @@ HX = {"HX-Request": "true"}
 
 def test_a_running_job_keeps_polling_and_shows_progress(alice, make_job):
     job = make_job(alice, n=2, run=False)
-    response = alice.client.get(f"/jobs/{job.pk}/", headers=HX)
+    response = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX)
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html
@@ -19,7 +19,7 @@ def test_a_running_job_keeps_polling_and_shows_progress(alice, make_job):
 
 def test_a_finished_job_answers_286_with_its_thumbnails(alice, make_job):
     job = make_job(alice, n=2)
-    response = alice.client.get(f"/jobs/{job.pk}/", headers=HX)
+    response = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX)
     assert response.status_code == 286
     html = response.content.decode()
     assert "every 1s" not in html
@@ -32,7 +32,7 @@ def test_a_finished_job_answers_286_with_its_thumbnails(alice, make_job):
 def test_a_safety_block_is_explained_in_words(alice, make_job, fake_gemini):
     fake_gemini.script = lambda request: SAFETY_BLOCK
     job = make_job(alice)
-    html = alice.client.get(f"/jobs/{job.pk}/", headers=HX).content.decode()
+    html = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX).content.decode()
     assert (
         "The prompt was rejected by the model&#x27;s safety filter — nothing was charged." in html
     )
@@ -44,17 +44,17 @@ def test_an_unavailable_provider_is_explained_in_words(alice, make_job, fake_gem
     fake_gemini.script = lambda request: UPSTREAM_500
     job = make_job(alice)
     assert Generation.objects.get(pk=job.pk).status == "failed"
-    html = alice.client.get(f"/jobs/{job.pk}/", headers=HX).content.decode()
+    html = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX).content.decode()
     assert "The provider is unavailable — nothing was charged." in html
 
 
 def test_without_htmx_it_redirects_to_the_job_page(alice, make_job):
     job = make_job(alice)
-    response = alice.client.get(f"/jobs/{job.pk}/")
+    response = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/")
     assert response.status_code == 302
-    assert response["Location"] == f"/compare/?g={job.pk}"
+    assert response["Location"] == f"{alice.prefix}/compare/?g={job.pk}"
 
 
 def test_another_teams_job_is_not_found(alice, charlie, make_job):
     job = make_job(alice)
-    assert charlie.client.get(f"/jobs/{job.pk}/", headers=HX).status_code == 404
+    assert charlie.client.get(f"{charlie.prefix}/jobs/{job.pk}/", headers=HX).status_code == 404

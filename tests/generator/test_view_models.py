@@ -3,7 +3,7 @@
 
 def test_it_lists_every_enabled_model_with_its_api_facts(alice, settings):
     settings.PIXDASH_DEMO_MODE = False
-    html = alice.client.get("/models/").content.decode()
+    html = alice.client.get(f"{alice.prefix}/models/").content.decode()
     assert 'aria-current="page">Models</a>' in html
     assert "<code>gemini-2.5-flash-image</code>" in html and "<code>nano-banana</code>" in html
     assert "Unavailable" in html and "Available" in html
@@ -16,9 +16,11 @@ def test_demo_models_say_so(alice, settings):
     settings.PIXDASH_DEMO_MODE = True
     assert (
         "Demo mode: rendered by the offline renderer"
-        in alice.client.get("/models/").content.decode()
+        in alice.client.get(f"{alice.prefix}/models/").content.decode()
     )
 
 
-def test_it_needs_a_team(client, db):
-    assert client.get("/models/").status_code == 302
+def test_it_needs_a_login(client, alice):
+    response = client.get(f"{alice.prefix}/models/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")

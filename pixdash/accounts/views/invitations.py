@@ -59,7 +59,7 @@ def invitation_revoke(request, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk, team=request.team)
     revoke_invitation(invitation=invitation)
     messages.success(request, "Invitation revoked; its link no longer works.")
-    return redirect("team")
+    return redirect("team", request.team.slug)
 
 
 @never_cache
@@ -78,5 +78,5 @@ def invitation_accept(request, token: str):
             messages.error(request, str(error))
         else:
             messages.success(request, f"You joined {invitation.team}.")
-            return redirect("home")
+            return redirect("home", invitation.team.slug)
     return render(request, "accounts/invitation.html", {"invitation": invitation})

@@ -63,4 +63,4 @@ def key_revoke(request, pk: int):
         messages.success(request, f"Key “{api_key.name}” revoked. Calls with it now get 401.")
     else:
         messages.info(request, f"Key “{api_key.name}” was already revoked.")
-    return redirect("keys")
+    return redirect("keys", request.team.slug)

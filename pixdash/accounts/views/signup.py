@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from pixdash.accounts.forms import SignupForm
@@ -27,15 +28,15 @@ def _join_invited_team(request, invitation: Invitation, user):
         accept_invitation(invitation=invitation, user=user)
     except TeamRuleError as error:
         messages.error(request, str(error))
-        return redirect("home")
+        return redirect("root")
     messages.success(request, f"Welcome to Pixdash! You joined {invitation.team}.")
-    return redirect("team")
+    return redirect("team", invitation.team.slug)
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
-        return redirect("home")
+        return redirect("root")
     next_url = safe_next(request)
     invitation = _invitation_in(next_url)
     if not settings.PIXDASH_SIGNUP_OPEN and invitation is None:
@@ -56,7 +57,7 @@ def signup(request):
         if invitation is not None:
             return _join_invited_team(request, invitation, user)
         messages.success(request, f"Welcome to Pixdash! {user.current_team} is ready.")
-        return redirect(next_url or "home")
+        return redirect(next_url or reverse("home", args=[user.current_team.slug]))
     return render(
         request,
         "accounts/signup.html",

@@ -1,10 +1,13 @@
 """The current team's page: name, members and roles, pending invitations; and the list of
 the user's teams with create and switch."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pixdash.accounts.access import team_required
@@ -53,7 +56,7 @@ def team_rename(request):
         return render_team(request, name_form=form, status=400)
     rename_team(team=request.team, name=form.cleaned_data["name"])
     messages.success(request, "Team renamed.")
-    return redirect("team")
+    return redirect("team", request.team.slug)
 
 
 @require_POST
@@ -69,7 +72,7 @@ def member_role(request, pk: int):
         messages.error(request, str(error))
     else:
         messages.success(request, f"{target.user} is now {target.get_role_display().lower()}.")
-    return redirect("team")
+    return redirect("team", request.team.slug)
 
 
 @require_POST
@@ -82,7 +85,7 @@ def member_remove(request, pk: int):
         messages.error(request, str(error))
     else:
         messages.success(request, f"{target.user} was removed from {request.team}.")
-    return redirect("team")
+    return redirect("team", request.team.slug)
 
 
 @require_POST
@@ -92,7 +95,7 @@ def team_leave(request):
         leave_team(membership=request.membership)
     except TeamRuleError as error:
         messages.error(request, str(error))
-        return redirect("team")
+        return redirect("team", request.team.slug)
     messages.success(request, f"You left {request.team}.")
     return redirect("teams")
 
@@ -104,7 +107,7 @@ def team_list(request):
     if form.is_bound and form.is_valid():
         team = create_team(owner=request.user, name=form.cleaned_data["name"])
         messages.success(request, f"{team} created. You are its owner.")
-        return redirect("team")
+        return redirect("team", team.slug)
     memberships = request.user.memberships.select_related("team").order_by("team__name")
     return render(
         request,
@@ -124,4 +127,16 @@ def team_switch(request):
     team = get_object_or_404(Team, pk=int(team_id), memberships__user=request.user)
     switch_team(user=request.user, team=team)
     messages.success(request, f"Switched to {team}.")
-    return redirect(safe_next(request) or "home")
+    return redirect(_same_page_of(team, safe_next(request)))
+
+
+def _same_page_of(team: Team, path: str) -> str:
+    """The page at ``path`` (a team page's address) for ``team``: the same list or form;
+    for one object (an image, a job), which the other team does not have, its home."""
+    try:
+        match = resolve(urlsplit(path).path)
+    except Resolver404:
+        match = None
+    if match is None or set(match.kwargs) != {"team_slug"}:
+        return reverse("home", args=[team.slug])
+    return reverse(match.view_name, args=[team.slug])
