@@ -1,6 +1,6 @@
 """The model catalog, generation jobs and their images.
 
-A Generation moves submitted → processing → completed | failed, and only
+A Generation moves submitted → processing → completed | failed | canceled, and only
 generator/jobs/state.py changes its state, always by conditional UPDATEs so that duplicate
 task deliveries, the sweeper and a crashed worker's replacement cannot both finish it.
 """
@@ -140,6 +140,10 @@ class Status(models.TextChoices):
     PROCESSING = "processing", "Processing"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELED)
 
 
 class Source(models.TextChoices):
@@ -194,6 +198,9 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set by jobs.cancel() on a running job; the run stops asking the provider, keeps (and
+    # charges) what it already delivered and finishes as canceled.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     # NULL, not "", for "no key": the per-team unique constraint skips NULLs.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
@@ -229,7 +236,7 @@ class Generation(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (Status.COMPLETED, Status.FAILED)
+        return self.status in FINISHED_STATUSES
 
     @property
     def is_edit(self) -> bool:

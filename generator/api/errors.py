@@ -29,6 +29,7 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (jobs.ModelUnavailable, 503, "model_unavailable"),
     (jobs.NotPermitted, 403, "permission_denied"),
     (jobs.QueueUnavailable, 503, "queue_unavailable"),
+    (jobs.AlreadyFinished, 409, "task_finished"),
     (jobs.JobError, 400, "invalid_request_error"),
 ]
 

@@ -44,7 +44,9 @@ async def _create(request, *, parse, is_async: bool) -> JsonResponse:
 
 
 def _sync_answer(request, generation: Generation) -> JsonResponse:
-    if generation.status == Status.FAILED:
+    if generation.status == Status.FAILED or (
+        generation.status == Status.CANCELED and not generation.images_delivered
+    ):
         raise serializers.failure(generation)
     return JsonResponse(serializers.generation_to_openai(request, generation))
 

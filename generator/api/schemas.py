@@ -119,7 +119,7 @@ class ErrorResponse(BaseModel):
 class TaskObject(BaseModel):
     id: str
     object: Literal["image.task"] = "image.task"
-    status: Literal["submitted", "processing", "completed", "failed"]
+    status: Literal["submitted", "processing", "completed", "failed", "canceled"]
     progress: int
     created_at: int
     model: str

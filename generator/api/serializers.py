@@ -51,6 +51,8 @@ def failure(generation: Generation) -> ApiError:
     """The API error for a failed generation."""
     if generation.error_code == ErrorCode.PROMPT_REJECTED:
         return ApiError(422, "prompt_rejected", generation.error_message or "Prompt rejected.")
+    if generation.status == Status.CANCELED:
+        return ApiError(409, "canceled", generation.error_message or "The task was canceled.")
     if generation.error_code == "queue_unavailable":
         return ApiError(503, "queue_unavailable", generation.error_message)
     message = generation.error_message or "The model could not make the image."
@@ -66,7 +68,9 @@ def task_to_openai(request, generation: Generation, *, inline_images: bool = Tru
         created_at=int(generation.created_at.timestamp()),
         model=generation.requested_model,
     )
-    if generation.status == Status.COMPLETED:
+    if generation.status == Status.COMPLETED or (
+        generation.status == Status.CANCELED and generation.images_delivered
+    ):
         task.result = ImagesResponse.model_validate(
             generation_to_openai(request, generation, inline_images=inline_images)
         )

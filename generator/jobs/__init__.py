@@ -6,6 +6,7 @@
     run()      Celery's entry: claim the row, render, deliver and settle
     run_now()  the sync API's entry: the same steps awaited in the web process, with no
                database connection held while the provider works
+    cancel()   cancel a queued job at once, or ask a running one to stop
     sweep()    settle jobs whose worker vanished (state.py)
 
 planning.py prices a request, state.py is the only writer of job state, render.py asks the
@@ -22,6 +23,7 @@ from billing import ledger
 from generator.jobs import deliver as delivery
 from generator.jobs import planning, render, state
 from generator.jobs.errors import (
+    AlreadyFinished,
     IdempotencyMismatch,
     JobError,
     ModelNotFound,
@@ -38,6 +40,7 @@ from pixdash.accounts.models import ApiKey, Team, User
 from pixdash.core.db import db_step
 
 __all__ = [
+    "AlreadyFinished",
     "GenerationSpec",
     "IdempotencyMismatch",
     "JobError",
@@ -51,6 +54,7 @@ __all__ = [
     "Submission",
     "abandon",
     "backoff",
+    "cancel",
     "quote",
     "run",
     "run_now",
@@ -180,14 +184,35 @@ def _claim(generation_id: int, *, queued: bool) -> state.Claim | None:
     return _prepare(claimed) if claimed is not None else None
 
 
+def cancel(*, generation: Generation) -> Generation:
+    """Cancel a job. A queued one is canceled at once and its hold released; a running one
+    is asked to stop: it makes no further upstream calls, keeps and charges the images it
+    already delivered, releases the rest and ends as canceled. Canceling a canceled job
+    changes nothing; a completed or failed one raises AlreadyFinished."""
+    # A claim (submitted → processing) or a release (processing → submitted, a retry) may
+    # slip between the two conditional UPDATEs; a few rounds settle it.
+    for _attempt in range(5):
+        if state.cancel_queued(generation.pk) or state.request_cancel(generation.pk):
+            break
+        generation.refresh_from_db()
+        if generation.status in (Status.COMPLETED, Status.FAILED):
+            raise AlreadyFinished(f"The task already {generation.status}; nothing to cancel.")
+        if generation.status == Status.CANCELED or generation.cancel_requested_at:
+            break
+    generation.refresh_from_db()
+    return generation
+
+
 def run(*, generation_id: int) -> None:
     """Run a queued job (Celery's entry). Raises RetryLater when a retry may succeed."""
     claimed = _claim(generation_id, queued=True)
     if claimed is None:
         return
     try:
-        outcomes = async_to_sync(render.render)(claimed, _progress_reporter(claimed))
-        if render.worth_retrying(claimed.generation, outcomes):
+        outcomes = async_to_sync(render.render)(
+            claimed, _progress_reporter(claimed), canceled=_cancel_watcher(claimed)
+        )
+        if render.worth_retrying(claimed, outcomes):
             state.record_calls(claimed)
             raise RetryLater(backoff(claimed.generation.attempts))
         delivery.deliver(claimed, outcomes)
@@ -207,6 +232,13 @@ async def run_now(generation: Generation) -> Generation:
         return await db_step(Generation.objects.get, pk=generation.pk)
     outcomes = await render.render(claimed, None)
     return await db_step(delivery.deliver, claimed, outcomes)
+
+
+def _cancel_watcher(claimed: state.Claim):
+    async def canceled() -> bool:
+        return await db_step(state.cancel_requested, claimed)
+
+    return canceled
 
 
 def _progress_reporter(claimed: state.Claim) -> render.Progress:

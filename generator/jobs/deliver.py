@@ -51,6 +51,12 @@ def _finish_and_settle(
     used = claimed.used or claimed.targets[0]
     charged = used.unit_price * len(stored)
     code, message = _failure_summary(generation.n, len(stored), failures)
+    if claimed.canceled:
+        code = "canceled"
+        message = (
+            f"Canceled: {len(stored)} of {generation.n} images were delivered and charged; "
+            "the rest was released."
+        )
     upstream_ids = [o.image.upstream_request_id for o in outcomes if o.image] + [
         o.error.upstream_request_id for o in outcomes if o.error and o.error.upstream_request_id
     ]

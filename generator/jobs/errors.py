@@ -30,6 +30,10 @@ class QueueUnavailable(JobError):
     """The broker refused the job; it was failed and its hold released at once."""
 
 
+class AlreadyFinished(JobError):
+    """The job completed or failed before it could be canceled."""
+
+
 class RetryLater(Exception):
     """Every image failed for a passing reason; the task should try again after ``countdown``."""
 

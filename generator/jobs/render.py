@@ -66,16 +66,26 @@ def _provider_input(stored: InputImage) -> ProviderInput:
 _FALL_BACK_ON = frozenset({ErrorCode.UPSTREAM_UNAVAILABLE, ErrorCode.MISCONFIGURED})
 
 Progress = Callable[[int], Awaitable[None]]
+CancelCheck = Callable[[], Awaitable[bool]]
+
+# How often a running job looks for a cancel request: a cheap indexed read.
+CANCEL_POLL_SECONDS = 1.0
+CANCELED = ProviderError("Canceled before this image was delivered.", code="canceled")
 
 
-async def render(claimed: Claim, on_progress: Progress | None) -> list[Outcome]:
+async def render(
+    claimed: Claim, on_progress: Progress | None, *, canceled: CancelCheck | None = None
+) -> list[Outcome]:
     """Render with the job's model; if every image failed because its provider is down or
     misconfigured, try the opt-in fallback models in order. claimed.used names the model
-    whose outcomes are returned."""
+    whose outcomes are returned. With ``canceled``, a cancel request stops the images
+    still being made (claimed.canceled is then set)."""
     for position, target in enumerate(claimed.targets):
         claimed.used = target
-        outcomes = await _render_with(claimed, target, on_progress)
+        outcomes = await _render_with(claimed, target, on_progress, canceled)
         last = position + 1 == len(claimed.targets)
+        if claimed.canceled:
+            return outcomes
         if last or not all(o.error and o.error.code in _FALL_BACK_ON for o in outcomes):
             return outcomes
         logger.warning(
@@ -89,7 +99,7 @@ async def render(claimed: Claim, on_progress: Progress | None) -> list[Outcome]:
 
 
 async def _render_with(
-    claimed: Claim, target: Target, on_progress: Progress | None
+    claimed: Claim, target: Target, on_progress: Progress | None, canceled: CancelCheck | None
 ) -> list[Outcome]:
     """Ask the provider for every image at once, at most PIXDASH_IMAGE_CONCURRENCY in
     flight; each image succeeds or fails on its own."""
@@ -122,15 +132,41 @@ async def _render_with(
             await on_progress(done)
         return outcome
 
+    images = [asyncio.create_task(one(request)) for request in requests]
+    watcher = asyncio.create_task(_watch(claimed, canceled, images)) if canceled else None
     try:
-        outcomes = list(await asyncio.gather(*(one(request) for request in requests)))
+        results = await asyncio.gather(*images, return_exceptions=True)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         # The provider's HTTP client belongs to this event loop (see providers/http.py).
         aclose = getattr(provider, "aclose", None)
         if aclose is not None:
             await aclose()
+    outcomes = [
+        _outcome(result, request) for result, request in zip(results, requests, strict=True)
+    ]
     claimed.calls.extend(_call_record(target, o) for o in outcomes if o.latency_ms is not None)
     return outcomes
+
+
+def _outcome(result: Outcome | BaseException, request: ImageRequest) -> Outcome:
+    if isinstance(result, Outcome):
+        return result
+    if isinstance(result, asyncio.CancelledError):  # stopped by a cancel request
+        return Outcome(request.index, error=CANCELED)
+    raise result
+
+
+async def _watch(claimed: Claim, canceled: CancelCheck, images: list[asyncio.Task]) -> None:
+    """Poll for a cancel request while images are being made; on one, stop them all."""
+    while not all(image.done() for image in images):
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        if await canceled():
+            claimed.canceled = True
+            for image in images:
+                image.cancel()
+            return
 
 
 async def _render_one(provider, request: ImageRequest) -> Outcome:
@@ -163,8 +199,9 @@ def _call_record(target: Target, outcome: Outcome) -> ProviderCall:
     )
 
 
-def worth_retrying(generation: Generation, outcomes: list[Outcome]) -> bool:
-    if any(outcome.image for outcome in outcomes):
+def worth_retrying(claimed: Claim, outcomes: list[Outcome]) -> bool:
+    generation = claimed.generation
+    if claimed.canceled or any(outcome.image for outcome in outcomes):
         return False
     if generation.attempts >= settings.PIXDASH_JOB_MAX_ATTEMPTS:
         return False

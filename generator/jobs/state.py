@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from billing import ledger
@@ -103,6 +103,7 @@ class Claim:
     targets: list[Target] = field(default_factory=list)
     used: Target | None = None  # the target whose outcomes are delivered
     calls: list[ProviderCall] = field(default_factory=list)  # written when finishing
+    canceled: bool = False  # a cancel request stopped the run
 
 
 def claim(generation_id: int, *, queued: bool) -> Claim | None:
@@ -172,7 +173,12 @@ def finish(
     finished = Generation.objects.filter(
         pk=claimed.generation.pk, status=Status.PROCESSING, claim_token=claimed.token
     ).update(
-        status=Status.COMPLETED if stored else Status.FAILED,
+        # Decided in the UPDATE itself: a cancel request that lands while the run delivers
+        # still makes the job canceled (its delivered images are kept and charged).
+        status=Case(
+            When(cancel_requested_at__isnull=False, then=Value(Status.CANCELED)),
+            default=Value(Status.COMPLETED if stored else Status.FAILED),
+        ),
         progress=100,
         # The model that made the images (a fallback, perhaps); requested_model stays.
         **used.as_generation_fields(),
@@ -205,8 +211,10 @@ def fail(
     statuses: tuple[str, ...],
     token: uuid.UUID | None = None,
     extra: Q | None = None,
+    status: str = Status.FAILED,
 ) -> bool:
-    """Fail a job in one of ``statuses`` and release its whole hold. False if it was not."""
+    """End a job in one of ``statuses`` as ``status`` (failed, or canceled) with nothing
+    delivered, and release its whole hold. False if it was not in one of ``statuses``."""
     condition = Q(pk=generation_id, status__in=statuses)
     if token is not None:
         condition &= Q(claim_token=token)
@@ -214,7 +222,7 @@ def fail(
         condition &= extra
     with transaction.atomic():
         failed = Generation.objects.filter(condition).update(
-            status=Status.FAILED,
+            status=status,
             progress=100,
             error_code=code,
             error_message=message,
@@ -227,6 +235,33 @@ def fail(
         reference = Generation.objects.values_list("public_id", flat=True).get(pk=generation_id)
         ledger.settle(reference=reference, charged=Decimal(0), images=0)
     return True
+
+
+def cancel_queued(generation_id: int) -> bool:
+    """Cancel a job no run holds: canceled at once, its whole hold released."""
+    return fail(
+        generation_id,
+        code="canceled",
+        message="Canceled before it started; nothing was charged.",
+        statuses=(Status.SUBMITTED,),
+        status=Status.CANCELED,
+    )
+
+
+def request_cancel(generation_id: int) -> bool:
+    """Ask the run holding a job to stop; it finishes the job as canceled. False if the job
+    is not running (or a cancel was already asked for)."""
+    return bool(
+        Generation.objects.filter(
+            pk=generation_id, status=Status.PROCESSING, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=timezone.now())
+    )
+
+
+def cancel_requested(claimed: Claim) -> bool:
+    return Generation.objects.filter(
+        pk=claimed.generation.pk, cancel_requested_at__isnull=False
+    ).exists()
 
 
 def abandon(*, generation_id: int, message: str) -> bool:
