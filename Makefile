@@ -1,4 +1,4 @@
-# Two commands: `make run` starts the dashboard (web + worker) on embedded defaults,
+# Two commands: `make run` starts the dashboard (web + worker + beat) on embedded defaults,
 # `make test` installs and runs the whole test suite. Both need only Python 3.11+.
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,8 +19,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The settings manage.py and the servers read (see pixdash/envfile.py); development
+# defaults the first time, so the README's management commands work as written.
+.env:
+	printf '# Read by manage.py, the web server and Celery; the environment wins.\nPIXDASH_DEBUG=1\n' > $@
+
 run: export PIXDASH_DEBUG ?= 1
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py demologin --url http://$${PIXDASH_HOST:-127.0.0.1}:$${PIXDASH_PORT:-8000}/

@@ -4,6 +4,9 @@ import sys
 
 
 def main() -> None:
+    from pixdash.envfile import load_env_file
+
+    load_env_file()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixdash.settings")
     from django.core.management import execute_from_command_line
 

@@ -96,7 +96,7 @@ def _cursor(entry: LedgerEntry) -> str:
 
 def _page(entries, cursor: tuple[datetime, int] | None) -> tuple[list[LedgerEntry], str]:
     """Keyset paging on (created_at, id) with a row-value comparison, which the
-    (account, -created_at) index serves at any depth (PRODUCT.md: OFFSET and the
+    (account, -created_at) index serves at any depth (docs/PRODUCT.md: OFFSET and the
     ``Q(a<x) | Q(a=x, id<y)`` form both degrade)."""
     if cursor is not None:
         moment, pk = cursor

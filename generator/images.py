@@ -109,7 +109,7 @@ class ImageRejected(Exception):
 
     @property
     def code(self) -> str:
-        """The API error code for ``status`` (see API.md "Errors")."""
+        """The API error code for ``status`` (see docs/API.md "Errors")."""
         return "request_too_large" if self.status == 413 else "invalid_request_error"
 
 

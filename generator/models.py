@@ -78,8 +78,37 @@ class ImageModel(models.Model):
                 raise ValidationError({"sizes": f"Bad entry {ratio!r}: {size!r}."})
         if self.default_aspect_ratio not in self.sizes:
             raise ValidationError({"default_aspect_ratio": "Must be one of the sizes' ratios."})
+        self._check_price()
         self._check_names_are_unique()
         self._check_fallbacks()
+        self._check_rename_keeps_fallbacks()
+
+    def _check_price(self) -> None:
+        """Only the built-in renderer may be free: a paid upstream at 0 credits would let
+        every team spend the operator's provider account for nothing."""
+        price = self.credits_per_image
+        if price is not None and price <= 0 and self.provider != ProviderKind.LOCAL:
+            raise ValidationError(
+                {"credits_per_image": "Models of a paid provider need a price above 0."}
+            )
+
+    def _check_rename_keeps_fallbacks(self) -> None:
+        """Renaming a public id that other models fall back to would silently drop it
+        from their chains."""
+        if self.pk is None:
+            return
+        old = ImageModel.objects.filter(pk=self.pk).values_list("public_id", flat=True).first()
+        if old is None or old == self.public_id:
+            return
+        users = sorted(
+            m.public_id
+            for m in ImageModel.objects.exclude(pk=self.pk)
+            if old in (m.fallback_models or [])
+        )
+        if users:
+            raise ValidationError(
+                {"public_id": f"{', '.join(users)} fall back to {old}; change them first."}
+            )
 
     def _check_fallbacks(self) -> None:
         """Existing public ids, not this model, each once, and no cycle through other
@@ -299,13 +328,24 @@ class OutputImage(models.Model):
     favourite = models.BooleanField(default=False)
     # Soft delete: hidden from the gallery, restorable ("undo"), files kept.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # After the undo window (or the team's retention period) the files are removed from
+    # storage. The row stays as a record of what was delivered and charged.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "index"], name="output_image_unique_slot")
         ]
-        indexes = [models.Index(fields=["team", "-created_at", "-id"], name="output_team_recent")]
+        indexes = [
+            models.Index(fields=["team", "-created_at", "-id"], name="output_team_recent"),
+            # The purge's work list: deleted, files not yet removed.
+            models.Index(
+                fields=["deleted_at"],
+                name="output_pending_purge",
+                condition=Q(deleted_at__isnull=False, purged_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.generation} #{self.index}"

@@ -10,7 +10,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from generator import jobs
+from generator import jobs, retention
+from pixdash.core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -35,4 +36,11 @@ def run_generation(self, generation_id: int) -> None:
 
 @shared_task
 def sweep_generations() -> int:
-    return jobs.sweep()
+    swept = jobs.sweep()
+    metrics.record_sweeper("timed_out", swept)
+    return swept
+
+
+@shared_task
+def apply_retention() -> dict:
+    return retention.apply().__dict__

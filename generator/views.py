@@ -40,7 +40,10 @@ def _get_generation_for_team(request, pk: int) -> Generation:
 
 def _get_image_for_team(request, pk: int, *, deleted: bool = False) -> OutputImage:
     images_ = OutputImage.objects.select_related("generation__image_model", "generation__user")
-    return get_object_or_404(images_, team=request.team, pk=pk, deleted_at__isnull=not deleted)
+    # Purged images (files removed after the undo window) can no longer be restored.
+    return get_object_or_404(
+        images_, team=request.team, pk=pk, deleted_at__isnull=not deleted, purged_at__isnull=True
+    )
 
 
 def billing_url(request) -> str:

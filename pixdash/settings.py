@@ -86,6 +86,7 @@ for _origin in CSRF_TRUSTED_ORIGINS:
         raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entries need a scheme: {_origin!r}")
 
 INSTALLED_APPS = [
+    "pixdash.core",
     "pixdash.accounts",
     "billing",
     "generator",
@@ -101,7 +102,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancers and Prometheus reach /healthz, /readyz and /metrics by address,
+    # before host checks, HTTPS redirects, sessions or anything else can get in the way.
+    "pixdash.core.probes.ProbeMiddleware",
     "pixdash.core.middleware.RequestIdMiddleware",
+    "pixdash.core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -289,8 +294,60 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PIXDASH_MEDIA_ROOT") or DATA_DIR / "media")
+# Originals, thumbnails and uploaded inputs: local disk by default, an S3-compatible
+# bucket when PIXDASH_S3_BUCKET is set. With a bucket, clients get presigned links
+# straight to it and the dashboard redirects there; bytes no longer pass through Django.
+PIXDASH_S3_BUCKET = env_str("PIXDASH_S3_BUCKET")
+PIXDASH_S3_ENDPOINT_URL = env_str("PIXDASH_S3_ENDPOINT_URL")  # empty: AWS itself
+PIXDASH_S3_REGION = env_str("PIXDASH_S3_REGION")
+if PIXDASH_S3_ENDPOINT_URL and urlsplit(PIXDASH_S3_ENDPOINT_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(
+        f"PIXDASH_S3_ENDPOINT_URL must be an http(s) URL, got {PIXDASH_S3_ENDPOINT_URL!r}"
+    )
+
+
+def s3_storage(*, bucket: str, endpoint_url: str = "", region: str = "") -> dict:
+    """django-storages' S3 backend for ``bucket``; credentials come from
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else boto3's usual chain (instance roles)."""
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "querystring_auth": True,
+            "querystring_expire": PIXDASH_MEDIA_URL_TTL,
+            # Stored names are unique by construction (job id, index, claim token), so
+            # skip the HEAD request django-storages would make to avoid overwriting.
+            "file_overwrite": True,
+            "default_acl": None,
+            # Images are small: a transfer thread pool per upload costs more than it saves.
+            "transfer_config": TransferConfig(use_threads=False),
+            # Given a client config, django-storages ignores its own signature and
+            # addressing options, so they are all here.
+            "client_config": Config(
+                signature_version="s3v4",
+                # MinIO, Ceph and most self-hosted endpoints want path-style URLs.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        },
+    }
+
+
+if PIXDASH_S3_BUCKET:
+    _default_storage = s3_storage(
+        bucket=PIXDASH_S3_BUCKET, endpoint_url=PIXDASH_S3_ENDPOINT_URL, region=PIXDASH_S3_REGION
+    )
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -373,13 +430,69 @@ SECURE_HSTS_PRELOAD = env_bool("PIXDASH_HSTS_PRELOAD", False)
 if env_bool("PIXDASH_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Health and metrics: /readyz gives each dependency this long (s) before calling it down.
+PIXDASH_READY_TIMEOUT = env_decimal("PIXDASH_READY_TIMEOUT", "2")
+if PIXDASH_READY_TIMEOUT <= 0:
+    raise ImproperlyConfigured("PIXDASH_READY_TIMEOUT must be above zero")
+# /metrics answers only `Authorization: Bearer <token>`; without a token it is off (404).
+PIXDASH_METRICS_TOKEN = env_str("PIXDASH_METRICS_TOKEN")
+# Every process of one machine (web, workers, beat) writes its counters under this folder
+# and /metrics adds them up (prometheus-client's multiprocess mode). It must be shared by
+# the machine's processes and emptied only when all of them are stopped.
+PIXDASH_METRICS_DIR = Path(env_str("PIXDASH_METRICS_DIR") or DATA_DIR / "metrics")
+PIXDASH_METRICS_DIR.mkdir(parents=True, exist_ok=True)
+# prometheus-client reads this when it is first imported, which is after the settings.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PIXDASH_METRICS_DIR)
+
+# --- Retention ------------------------------------------------------------------------
+
+# New teams keep their images this many days (0: forever); each team can change it on
+# its team page. Favourites are kept whatever the policy.
+PIXDASH_RETENTION_DAYS = env_int("PIXDASH_RETENTION_DAYS", 0)
+# A deleted image can be restored for this long; then its files are purged from storage.
+PIXDASH_UNDO_HOURS = env_int("PIXDASH_UNDO_HOURS", 24, minimum=1)
+# Upstream call records (the staff provider page shows the last hour) are kept this long.
+PIXDASH_PROVIDER_CALL_DAYS = env_int("PIXDASH_PROVIDER_CALL_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "generator.tasks.apply_retention",
+    "schedule": float(env_int("PIXDASH_RETENTION_INTERVAL", 3600, minimum=10)),
+}
+
 # --- Logging --------------------------------------------------------------------------
 
+# Plain text for people (development), one JSON object per line for log shippers. Every
+# line logged while a request or task runs carries its request id, team, API key prefix
+# and generation id (pixdash/core/observability.py).
+PIXDASH_LOG_FORMAT = env_str("PIXDASH_LOG_FORMAT", "plain").lower()
+if PIXDASH_LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(
+        f"PIXDASH_LOG_FORMAT must be plain or json, got {PIXDASH_LOG_FORMAT!r}"
+    )
+PIXDASH_LOG_LEVEL = env_str("PIXDASH_LOG_LEVEL", "INFO").upper()
+if PIXDASH_LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"PIXDASH_LOG_LEVEL must be a log level, got {PIXDASH_LOG_LEVEL!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("PIXDASH_LOG_LEVEL", "INFO")},
+    "filters": {"context": {"()": "pixdash.core.observability.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+        "json": {
+            "()": "pixdash.core.observability.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": PIXDASH_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": PIXDASH_LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery logs through the configuration above instead of installing its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

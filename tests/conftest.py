@@ -121,3 +121,7 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# A real S3 endpoint (moto's server mode) for storage tests; see tests/s3.py.
+from tests.s3 import moto_s3, s3_media  # noqa: E402,F401

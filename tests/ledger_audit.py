@@ -1,4 +1,4 @@
-"""RELIABILITY.md's money invariants, checked after every money test."""
+"""docs/RELIABILITY.md's money invariants, checked after every money test."""
 
 from decimal import Decimal
 

@@ -7,6 +7,8 @@ suite runs on the embedded defaults and on PostgreSQL/Redis.
 import os
 import tempfile
 
+# Tests and the processes they start never read a developer's .env (see pixdash/envfile.py).
+os.environ["PIXDASH_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 os.environ.setdefault("PIXDASH_DEBUG", "0")
 os.environ.setdefault("PIXDASH_HTTPS", "0")

@@ -22,6 +22,7 @@ def _boot(tmp_path, code="import django; django.setup()", **env) -> subprocess.C
         "PATH": os.environ.get("PATH", ""),
         "DJANGO_SETTINGS_MODULE": "pixdash.settings",
         "PIXDASH_DATA_DIR": str(tmp_path),
+        "PIXDASH_ENV_FILE": "",  # a developer's .env (make run writes one) must not count
         **env,
     }
     return subprocess.run(

@@ -86,7 +86,7 @@ def task_to_openai(request, generation: Generation, *, inline_images: bool = Tru
     if generation.is_finished:
         task.usage = _usage(generation)
     # exclude_unset, not exclude_none: the error object keeps "param": null (all four
-    # keys, API.md) and the result keeps "revised_prompt": null like the sync response.
+    # keys, docs/API.md) and the result keeps "revised_prompt": null like the sync response.
     return task.model_dump(mode="json", exclude_unset=True)
 
 

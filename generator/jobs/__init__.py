@@ -37,6 +37,7 @@ from generator.jobs.render import backoff
 from generator.jobs.state import abandon, sweep
 from generator.models import Generation, OutputImage, Status
 from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.core import observability
 from pixdash.core.db import db_step
 
 __all__ = [
@@ -126,6 +127,7 @@ def submit(
         if earlier is None:
             raise
         return Submission(earlier, replayed=True)
+    observability.bind(generation=f"gen_{generation.public_id}")
     if is_async:
         _enqueue(generation)
     return Submission(generation, replayed=False)
@@ -181,7 +183,10 @@ def _prepare(claimed: state.Claim) -> state.Claim:
 
 def _claim(generation_id: int, *, queued: bool) -> state.Claim | None:
     claimed = state.claim(generation_id, queued=queued)
-    return _prepare(claimed) if claimed is not None else None
+    if claimed is None:
+        return None
+    observability.bind(generation=f"gen_{claimed.generation.public_id}")
+    return _prepare(claimed)
 
 
 def cancel(*, generation: Generation) -> Generation:

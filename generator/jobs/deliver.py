@@ -4,6 +4,7 @@ transaction. Credits are charged only for images that were stored."""
 import hashlib
 import logging
 import uuid
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -15,6 +16,7 @@ from generator.jobs import state
 from generator.jobs.render import Outcome
 from generator.models import Generation, OutputImage
 from generator.providers.base import ErrorCode, ProviderError, ProviderImage
+from pixdash.core import observability
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +39,25 @@ def deliver(claimed: state.Claim, outcomes: list[Outcome]) -> Generation:
             )
     try:
         with transaction.atomic():
-            _finish_and_settle(claimed, stored, failures, outcomes)
+            model, charged = _finish_and_settle(claimed, stored, failures, outcomes)
     except state.LostClaim:
         logger.warning("generation %s was finished by someone else; dropping results", generation)
         _delete_files(stored)
+    else:
+        observability.generation_finished(
+            generation,
+            model=model,
+            images=len(stored),
+            credits=charged,
+            outcome="canceled" if claimed.canceled else None,
+        )
     return Generation.objects.get(pk=generation.pk)
 
 
 def _finish_and_settle(
     claimed: state.Claim, stored: list[OutputImage], failures: list, outcomes: list[Outcome]
-) -> None:
+) -> tuple[str, Decimal]:
+    """Finish and settle; the public id of the model that made the images, and the charge."""
     generation = claimed.generation
     used = claimed.used or claimed.targets[0]
     charged = used.unit_price * len(stored)
@@ -76,6 +87,7 @@ def _finish_and_settle(
     )
     if not settled:
         raise RuntimeError(f"{generation} was settled twice under one claim")
+    return used.image_model.public_id, charged
 
 
 def _failure_summary(n: int, delivered: int, failures: list[ProviderError]) -> tuple[str, str]:

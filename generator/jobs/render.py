@@ -18,6 +18,7 @@ from generator.models import Generation, InputImage, ProviderCall
 from generator.providers import registry
 from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
 from generator.providers.base import InputImage as ProviderInput
+from pixdash.core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,12 @@ async def _render_one(provider, request: ImageRequest) -> Outcome:
 
 
 def _call_record(target: Target, outcome: Outcome) -> ProviderCall:
+    metrics.record_upstream_call(
+        provider=target.provider,
+        model=target.upstream_model,
+        ok=outcome.image is not None,
+        seconds=outcome.latency_ms / 1000,
+    )
     return ProviderCall(
         provider=target.provider,
         model=target.upstream_model[:200],

@@ -19,10 +19,12 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from billing import ledger
+from generator import retention
 from generator.jobs.planning import GenerationSpec, Plan, Target
 from generator.models import Generation, InputImage, OutputImage, ProviderCall, Status
 from generator.providers.base import ImageRequest
 from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.core import observability
 from pixdash.core.ids import new_ulid
 
 logger = logging.getLogger(__name__)
@@ -232,8 +234,16 @@ def fail(
         )
         if not failed:
             return False
-        reference = Generation.objects.values_list("public_id", flat=True).get(pk=generation_id)
-        ledger.settle(reference=reference, charged=Decimal(0), images=0)
+        generation = Generation.objects.only("public_id", "source", "n", "image_model__public_id")
+        generation = generation.select_related("image_model").get(pk=generation_id)
+        ledger.settle(reference=generation.public_id, charged=Decimal(0), images=0)
+    observability.generation_finished(
+        generation,
+        model=generation.image_model.public_id,
+        images=0,
+        credits=Decimal(0),
+        outcome="canceled" if status == Status.CANCELED else "failed",
+    )
     return True
 
 
@@ -302,7 +312,5 @@ def sweep(*, now=None) -> int:
             statuses=(Status.SUBMITTED, Status.PROCESSING),
             extra=abandoned | never_started,
         )
-    Generation.objects.filter(
-        idempotency_key__isnull=False, created_at__lt=now - timedelta(hours=24)
-    ).update(idempotency_key=None)
+    retention.prune_idempotency_keys(now=now)
     return swept

@@ -1,4 +1,4 @@
-"""Google Gemini image models over the REST generateContent endpoint (API.md §3).
+"""Google Gemini image models over the REST generateContent endpoint (docs/API.md §3).
 
 One call makes one image (the API refuses several candidates); the pipeline makes n calls.
 The key travels in the ``x-goog-api-key`` header, never in the URL, so it cannot end up

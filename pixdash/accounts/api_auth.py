@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from pixdash.accounts.keys import KEY_LENGTH, find_active_key, touch_last_used
 from pixdash.accounts.models import ApiKey
+from pixdash.core import observability
 from pixdash.core.api_errors import error_response
 from pixdash.core.db import db_step
 
@@ -38,6 +39,7 @@ def authenticate(request: HttpRequest) -> ApiKey | None:
         logger.info("api auth rejected request_id=%s", getattr(request, "request_id", "-"))
         return None
     touch_last_used(api_key)
+    observability.bind(team=api_key.team_id, key_prefix=api_key.prefix)
     return api_key
 
 

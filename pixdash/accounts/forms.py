@@ -54,6 +54,16 @@ class TeamNameForm(forms.Form):
         return name
 
 
+class RetentionForm(forms.Form):
+    days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Keep images for (days)",
+        help_text="Leave empty to keep images forever. Favourites are always kept.",
+    )
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField(
         required=False,

@@ -8,6 +8,7 @@ not to their creator, so removing a member never breaks the integrations they se
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -69,10 +70,23 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
 
+def default_retention_days() -> int | None:
+    """New teams start with the operator's default policy (PIXDASH_RETENTION_DAYS)."""
+    return settings.PIXDASH_RETENTION_DAYS or None
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Images older than this are deleted (then purged after the undo window); favourites
+    # are kept. NULL keeps everything.
+    image_retention_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=default_retention_days,
+        validators=[MinValueValidator(1)],
+    )
 
     class Meta:
         ordering = ["name"]

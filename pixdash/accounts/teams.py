@@ -62,6 +62,13 @@ def rename_team(*, team: Team, name: str) -> None:
     team.save(update_fields=["name"])
 
 
+def set_image_retention(*, team: Team, days: int | None) -> None:
+    """Keep the team's images ``days`` days (None: forever). Older images, favourites
+    excepted, are deleted by the hourly retention task, then purged after the undo window."""
+    team.image_retention_days = days
+    team.save(update_fields=["image_retention_days"])
+
+
 def switch_team(*, user: User, team: Team) -> None:
     if not Membership.objects.filter(user=user, team=team).exists():
         raise TeamRuleError("You are not a member of that team.")

@@ -45,6 +45,7 @@ team_urlpatterns = [
     path("team/", team.team_detail, name="team"),
     path("team/rename/", team.team_rename, name="team_rename"),
     path("team/leave/", team.team_leave, name="team_leave"),
+    path("team/retention/", team.team_retention, name="team_retention"),
     path("team/members/<int:pk>/role/", team.member_role, name="member_role"),
     path("team/members/<int:pk>/remove/", team.member_remove, name="member_remove"),
     path("team/invitations/", invitations.invitation_create, name="invitation_create"),

@@ -2,7 +2,7 @@
 
 A row-value comparison ``(created_at, id) < (%s, %s)`` is served by a (…, -created_at, -id)
 index at any depth; OFFSET and Django's ``Q(a<x) | Q(a=x, id<y)`` form both degrade with
-depth (PRODUCT.md). Django has no row-value lookup, hence the small raw expression.
+depth (docs/PRODUCT.md). Django has no row-value lookup, hence the small raw expression.
 """
 
 from datetime import datetime

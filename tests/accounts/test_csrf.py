@@ -170,6 +170,15 @@ def _team_rename(client, w):
     )
 
 
+def _team_retention(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("team_retention"),
+        {"days": "30"},
+        lambda: Team.objects.get(pk=w.alice.team.pk).image_retention_days == 30,
+    )
+
+
 def _team_leave(client, w):
     client.force_login(w.bob.user)
     return Post(
@@ -326,6 +335,7 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "password_reset": _password_reset,
     "password_reset_confirm": _password_reset_confirm,
     "team_rename": _team_rename,
+    "team_retention": _team_retention,
     "team_leave": _team_leave,
     "member_role": _member_role,
     "member_remove": _member_remove,

@@ -53,7 +53,7 @@ ID_URLS: dict[str, IdUrl] = {
     "key_revoke": IdUrl("post", lambda w: w.alice_key.api_key),
     "billing_key_limit": IdUrl("post", lambda w: w.alice_key.api_key, {"limit": "1"}),
     "billing_member_limit": IdUrl("post", lambda w: w.bob.membership, {"limit": "1"}),
-    # Generator pages (issue #4): jobs and gallery images.
+    # Generator pages: jobs and gallery images.
     "job_card": IdUrl("get", lambda w: _alices_image(w).generation),
     "job_rerun": IdUrl("post", lambda w: _alices_image(w).generation),
     "job_compare": IdUrl(

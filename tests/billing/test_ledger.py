@@ -33,7 +33,7 @@ needs_postgresql = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def audit_ledger(db):
-    """RELIABILITY.md's money invariants, after every test in this module."""
+    """docs/RELIABILITY.md's money invariants, after every test in this module."""
     yield
     assert_ledger_invariants()
 

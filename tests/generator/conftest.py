@@ -84,7 +84,7 @@ def audit_ledger(db):
 
 
 def assert_error(response, status: int, code: str, param: str | None = None) -> dict:
-    """An answer in the OpenAI error envelope of API.md, with our request id; failures that
+    """An answer in the OpenAI error envelope of docs/API.md, with our request id; failures that
     would fail again tell the SDK not to retry."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
@@ -103,7 +103,7 @@ def assert_error(response, status: int, code: str, param: str | None = None) -> 
     return error
 
 
-# --- Browser-page fixtures (issue #4) -------------------------------------------------
+# --- Browser-page fixtures ------------------------------------------------------------
 
 
 @pytest.fixture

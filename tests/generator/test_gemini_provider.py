@@ -1,4 +1,4 @@
-"""The Gemini adapter against a fake at the httpx transport (API.md §3): request shape,
+"""The Gemini adapter against a fake at the httpx transport (docs/API.md §3): request shape,
 every answer mapping, retries, timeouts; and through the pipeline with the real adapter."""
 
 import asyncio

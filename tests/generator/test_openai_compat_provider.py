@@ -1,4 +1,4 @@
-"""The OpenAI-compatible adapter against a fake at the httpx transport (API.md §2)."""
+"""The OpenAI-compatible adapter against a fake at the httpx transport (docs/API.md §2)."""
 
 import base64
 import json

@@ -11,7 +11,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pixdash.accounts.access import team_required
-from pixdash.accounts.forms import InvitationForm, RoleForm, TeamNameForm
+from pixdash.accounts.forms import InvitationForm, RetentionForm, RoleForm, TeamNameForm
 from pixdash.accounts.models import Membership, Role, Team
 from pixdash.accounts.redirects import safe_next
 from pixdash.accounts.teams import (
@@ -21,6 +21,7 @@ from pixdash.accounts.teams import (
     leave_team,
     remove_member,
     rename_team,
+    set_image_retention,
     switch_team,
 )
 
@@ -29,7 +30,9 @@ def _get_membership_for_team(request, pk: int) -> Membership:
     return get_object_or_404(Membership.objects.select_related("user"), pk=pk, team=request.team)
 
 
-def render_team(request, *, name_form=None, invitation_form=None, status=200, **extra):
+def render_team(
+    request, *, name_form=None, invitation_form=None, retention_form=None, status=200, **extra
+):
     team = request.team
     context = {
         **extra,
@@ -37,6 +40,8 @@ def render_team(request, *, name_form=None, invitation_form=None, status=200, **
         "invitations": [i for i in team.invitations.select_related("invited_by") if i.is_pending],
         "name_form": name_form or TeamNameForm(initial={"name": team.name}),
         "invitation_form": invitation_form or InvitationForm(),
+        "retention_form": retention_form
+        or RetentionForm(initial={"days": team.image_retention_days}),
         "roles": Role.choices,
     }
     return render(request, "accounts/team.html", context, status=status)
@@ -56,6 +61,20 @@ def team_rename(request):
         return render_team(request, name_form=form, status=400)
     rename_team(team=request.team, name=form.cleaned_data["name"])
     messages.success(request, "Team renamed.")
+    return redirect("team", request.team.slug)
+
+
+@require_POST
+@team_required(manager=True)
+def team_retention(request):
+    form = RetentionForm(request.POST)
+    if not form.is_valid():
+        return render_team(request, retention_form=form, status=400)
+    days = form.cleaned_data["days"]
+    set_image_retention(team=request.team, days=days)
+    messages.success(
+        request, f"Images are now kept for {days} days." if days else "Images are now kept forever."
+    )
     return redirect("team", request.team.slug)
 
 
