@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 .env:
 	printf '# Read by manage.py, the web server and Celery; the environment wins.\nPIXDASH_DEBUG=1\n' > $@
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed-run
+
 run: export PIXDASH_DEBUG ?= 1
 run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -33,6 +37,14 @@ run: $(VENV)/.installed-run .env
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Pixdash beside LiteLLM and the upstream alone, set up from nothing (bench/README.md).
+# One scenario: make bench BENCH_ARGS="--only c"; fewer rounds: make bench-quick.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -34,6 +34,12 @@ Failure knobs, per request: markers in the prompt
                        (n=4 with N=4 → exactly one of the four images fails)
     [[hang]]           never answers (until --hang seconds, default 600)
     [[sleep=S]]        this call waits S seconds
+    [[px=N]]           the image is N×N pixels whatever size was asked (benchmarks: small)
+    [[bytes=N]]        the image is a PNG of about N bytes (incompressible noise rows), so a
+                       benchmark can ask for a 1.5 MB answer
+
+GET /stats counts answers by status and accepted TCP connections ("connections"), so a
+benchmark can tell how many new connections a gateway opened.
 """
 
 import argparse
@@ -79,6 +85,36 @@ def png(width: int, height: int, shade: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+@functools.lru_cache(maxsize=16)
+def heavy_png(width: int, height: int, target_bytes: int) -> bytes:
+    """A PNG of about ``target_bytes``: random rows (which do not compress) over a flat
+    picture, as many as the target needs; cached, like png()."""
+    image = Image.new("RGB", (width, height), (40, 110, 180))
+    rows = min(height, max(1, -(-target_bytes // (3 * width))))
+    image.paste(Image.frombytes("RGB", (width, rows), random.randbytes(3 * width * rows)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def answer_png(prompt: str, width: int, height: int, shade: int) -> bytes:
+    """The picture for a call: the size asked, unless a [[px=N]] or [[bytes=N]] marker in
+    the prompt says otherwise."""
+    px = re.search(r"\[\[px=(\d{1,4})\]\]", prompt)
+    if px:
+        width = height = max(1, int(px.group(1)))
+    weight = re.search(r"\[\[bytes=(\d{1,9})\]\]", prompt)
+    if weight:
+        return heavy_png(width, height, int(weight.group(1)))
+    return png(width, height, shade)
+
+
+@functools.lru_cache(maxsize=16)
+def b64(data: bytes) -> str:
+    """Base64 of a cached picture, cached too: the fake must not be the bottleneck."""
+    return base64.b64encode(data).decode()
+
+
 class State:
     def __init__(self, args):
         self.args = args
@@ -107,7 +143,14 @@ class Failure(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeUpstream/1"
+    # TCP_NODELAY on every accepted connection (StreamRequestHandler.setup): without it a
+    # keep-alive answer can sit in Nagle's buffer until the client's delayed ACK.
+    disable_nagle_algorithm = True
     state: State
+
+    def setup(self):
+        super().setup()
+        self.state.count("connections")
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: benchmarks make thousands
         if self.state.args.verbose:
@@ -125,8 +168,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-goog-request-id", request_id)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        # Headers and body leave in ONE write (end_headers would flush the headers on
+        # their own): two writes on a keep-alive connection make the second wait for
+        # the client's delayed ACK, ~40 ms per answer, unless Nagle is off as well.
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(data)
+        self.flush_headers()
         self.state.count(str(status))
 
     def _body(self) -> bytes:
@@ -229,7 +276,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._gemini_failure(failure.kind, prompt)
         width, height = GEMINI_SIZES[ratio]
         scale = self.state.args.gemini_scale
-        data = png(max(1, round(width * scale)), max(1, round(height * scale)), len(prompt))
+        data = answer_png(
+            prompt, max(1, round(width * scale)), max(1, round(height * scale)), len(prompt)
+        )
         answer = {
             "candidates": [
                 {
@@ -241,7 +290,7 @@ class Handler(BaseHTTPRequestHandler):
                             {
                                 "inlineData": {
                                     "mimeType": "image/png",
-                                    "data": base64.b64encode(data).decode(),
+                                    "data": b64(data),
                                 }
                             },
                         ],
@@ -310,10 +359,10 @@ class Handler(BaseHTTPRequestHandler):
                 )  # noqa: E501
             status = 500 if failure.kind == "fail" else 503
             return self._openai_error(status, "server_error", "The server had an error.")
-        data = png(int(size.group(1)), int(size.group(2)), len(prompt) + edits)
+        data = answer_png(prompt, int(size.group(1)), int(size.group(2)), len(prompt) + edits)
         item: dict = {"revised_prompt": prompt if not gpt_image else None}
         if gpt_image or fields.get("response_format") == "b64_json":
-            item["b64_json"] = base64.b64encode(data).decode()
+            item["b64_json"] = b64(data)
         else:
             name = f"f{next(self.state.ids)}"
             self.state.files[name] = data
@@ -352,8 +401,12 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict, list]:
     return fields, files
 
 
+def bound_handler(args) -> type[Handler]:
+    return type("BoundHandler", (Handler,), {"state": State(args)})
+
+
 def make_server(args) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"state": State(args)})
+    handler = bound_handler(args)
     ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer((args.host, args.port), handler)
     server.daemon_threads = True
