@@ -209,6 +209,7 @@ def hold(
     images: int = 0,
     api_key: ApiKey | None = None,
     user: User | None = None,
+    end_user: str = "",
 ) -> Hold:
     """Reserve credits for a generation, or raise InsufficientCredits. Call inside the
     transaction that creates the generation, so a failed hold leaves no job behind."""
@@ -227,6 +228,7 @@ def hold(
             images=images,
             api_key=api_key,
             user=user,
+            end_user=end_user,
         )
     return Hold(reference=reference, amount=amount)
 
@@ -281,6 +283,7 @@ def _record_usage(hold_entry: LedgerEntry, *, model: str, credits: Decimal, imag
         model=model,
         api_key_id=hold_entry.api_key_id,
         user_id=hold_entry.user_id,
+        end_user=hold_entry.end_user,
     )
     increments = {
         "generations": F("generations") + 1,
@@ -297,6 +300,7 @@ def _record_usage(hold_entry: LedgerEntry, *, model: str, credits: Decimal, imag
                 model=model,
                 api_key_id=hold_entry.api_key_id,
                 user_id=hold_entry.user_id,
+                end_user=hold_entry.end_user,
                 generations=1,
                 images=images,
                 credits=credits,

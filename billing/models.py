@@ -75,6 +75,8 @@ class LedgerEntry(models.Model):
         help_text="Who made a grant or adjustment by hand.",
     )
     reason = models.TextField(blank=True)
+    # The API caller's own user (the OpenAI ``user`` field), on a generation's HOLD.
+    end_user = models.CharField(max_length=256, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -103,7 +105,8 @@ class LedgerEntry(models.Model):
 
 
 class UsageDaily(models.Model):
-    """Settled usage per team, day, model, API key and member: the read side of the ledger.
+    """Settled usage per team, day, model, API key, member and end user (the OpenAI ``user``
+    field of API calls): the read side of the ledger.
 
     Written only by ledger.settle() in the transaction that appends the RELEASE entry, so
     ``sum(credits) == -(sum of settled HOLD + RELEASE amounts)`` holds row for row and the
@@ -122,6 +125,7 @@ class UsageDaily(models.Model):
         on_delete=models.PROTECT,
         related_name="usage_days",
     )
+    end_user = models.CharField(max_length=256, blank=True)
     generations = models.PositiveIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
     credits = models.DecimalField(default=0, **CREDIT_DIGITS)
@@ -138,6 +142,7 @@ class UsageDaily(models.Model):
                 "model",
                 Coalesce("api_key", 0),
                 Coalesce("user", 0),
+                "end_user",
                 name="usage_daily_one_row_per_bucket",
             ),
         ]

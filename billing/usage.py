@@ -34,6 +34,12 @@ def scope(team: Team, *, member: User | None = None) -> QuerySet[UsageDaily]:
     return rows
 
 
+def for_end_user(rows: QuerySet[UsageDaily], end_user: str | None) -> QuerySet[UsageDaily]:
+    """Only the usage of one end user (the OpenAI ``user`` field of API calls); with None,
+    all of it. An empty string is the usage sent without the field."""
+    return rows if end_user is None else rows.filter(end_user=end_user)
+
+
 def days_back(days: int, *, today: date | None = None) -> tuple[date, date]:
     today = today or timezone.localdate()
     return today - timedelta(days=days - 1), today
@@ -56,6 +62,7 @@ class Report:
     by_model: list[Row]
     by_key: list[Row]
     by_member: list[Row]
+    by_end_user: list[Row]
     total: Row
     days: list[date] = field(default_factory=list)
 
@@ -69,12 +76,11 @@ def _table(buckets: dict, label) -> list[Row]:
 
 
 def report(rows: QuerySet[UsageDaily], *, start: date, end: date) -> Report:
-    """Tables by model, key and member from ONE grouped query over the rollup (a few
-    hundred rows a month), folded three ways here, so the tables and the total cannot
-    disagree."""
+    """Tables by model, key, member and end user from ONE grouped query over the rollup,
+    folded four ways here, so the tables and the total cannot disagree."""
     grouped = (
         rows.filter(day__gte=start, day__lte=end)
-        .values("model", "api_key", "user")
+        .values("model", "api_key", "user", "end_user")
         .annotate(images=Sum("images"), credits=Sum("credits"), generations=Sum("generations"))
         .order_by()
     )
@@ -82,6 +88,7 @@ def report(rows: QuerySet[UsageDaily], *, start: date, end: date) -> Report:
         "model": defaultdict(lambda: [0, 0, ZERO]),
         "api_key": defaultdict(lambda: [0, 0, ZERO]),
         "user": defaultdict(lambda: [0, 0, ZERO]),
+        "end_user": defaultdict(lambda: [0, 0, ZERO]),
     }
     total = Row(label="Total")
     for values in grouped:
@@ -109,10 +116,19 @@ def report(rows: QuerySet[UsageDaily], *, start: date, end: date) -> Report:
     by_model = _table(by["model"], lambda m: (m or "—", ""))
     by_key = _table(by["api_key"], key_label)
     by_member = _table(by["user"], member_label)
-    for row in (*by_model, *by_key, *by_member):
+    by_end_user = _table(
+        by["end_user"], lambda e: (e, "") if e else ("—", "sent without the user field")
+    )
+    for row in (*by_model, *by_key, *by_member, *by_end_user):
         row.share = float(row.credits / total.credits * 100) if total.credits else 0.0
     return Report(
-        start=start, end=end, by_model=by_model, by_key=by_key, by_member=by_member, total=total
+        start=start,
+        end=end,
+        by_model=by_model,
+        by_key=by_key,
+        by_member=by_member,
+        by_end_user=by_end_user,
+        total=total,
     )
 
 
@@ -255,15 +271,25 @@ class _Echo:
 
 
 def usage_csv(rows: QuerySet[UsageDaily], *, start: date, end: date) -> Iterator[str]:
-    """Day × model × key × member, streamed."""
+    """Day × model × key × member × end user, streamed."""
     writer = csv.writer(_Echo())
     yield writer.writerow(
-        ["day", "model", "api_key", "api_key_prefix", "member", "generations", "images", "credits"]
+        [
+            "day",
+            "model",
+            "api_key",
+            "api_key_prefix",
+            "member",
+            "end_user",
+            "generations",
+            "images",
+            "credits",
+        ]
     )
     period = (
         rows.filter(day__gte=start, day__lte=end)
         .select_related("api_key", "user")
-        .order_by("day", "model", "api_key_id", "user_id")
+        .order_by("day", "model", "api_key_id", "user_id", "end_user")
     )
     for row in period.iterator(chunk_size=2000):
         yield writer.writerow(
@@ -273,8 +299,56 @@ def usage_csv(rows: QuerySet[UsageDaily], *, start: date, end: date) -> Iterator
                 safe_cell(row.api_key.name) if row.api_key else "",
                 row.api_key.prefix if row.api_key else "",
                 safe_cell(row.user.email) if row.user else "",
+                safe_cell(row.end_user),
                 row.generations,
                 row.images,
                 f"{row.credits:.2f}",
             ]
         )
+
+
+# --- The usage API ------------------------------------------------------------------------
+
+# group_by names of GET /v1/usage → UsageDaily columns.
+DIMENSIONS = {"day": "day", "model": "model", "key": "api_key", "user": "end_user"}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    day: date | None
+    model: str | None
+    api_key: ApiKey | None
+    end_user: str | None
+    generations: int
+    images: int
+    credits: Decimal
+
+
+def buckets(
+    rows: QuerySet[UsageDaily], *, start: date, end: date, group_by: list[str]
+) -> list[Bucket]:
+    """The rollup summed by ``group_by`` (names of DIMENSIONS), in that order: the same
+    rows the page's tables and the CSV add up. An empty ``group_by`` is one total."""
+    columns = [DIMENSIONS[name] for name in group_by]
+    grouped = (
+        rows.filter(day__gte=start, day__lte=end)
+        .values(*columns)
+        .annotate(g=Sum("generations"), i=Sum("images"), c=Sum("credits"))
+        .order_by(*columns)
+    )
+    found = list(grouped)
+    key_ids = {values["api_key"] for values in found if values.get("api_key")}
+    keys = {key.pk: key for key in ApiKey.objects.filter(pk__in=key_ids)}
+    return [
+        Bucket(
+            day=values.get("day"),
+            model=values.get("model"),
+            api_key=keys.get(values.get("api_key")),
+            end_user=values.get("end_user") or None,
+            generations=values["g"] or 0,
+            images=values["i"] or 0,
+            credits=values["c"] or ZERO,
+        )
+        for values in found
+        if values["g"]  # an empty period sums to one row of NULLs
+    ]

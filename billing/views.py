@@ -318,6 +318,11 @@ def receipt(request, reference: str):
 # --- Usage and limits ----------------------------------------------------------------------
 
 
+def _end_user(request) -> str | None:
+    """The end user (the API's ``user`` field) to show alone; a blank filter shows all."""
+    return request.GET.get("end_user", "").strip()[:256] or None
+
+
 def _period(request) -> int:
     raw = request.GET.get("days", "30")
     return int(raw) if raw in {str(p) for p in usage.PERIODS} else 30
@@ -328,10 +333,12 @@ def _period(request) -> int:
 def usage_page(request):
     days = _period(request)
     metric = "images" if request.GET.get("metric") == "images" else "credits"
-    rows = usage.scope(request.team, member=_viewer(request))
+    end_user = _end_user(request)
+    rows = usage.for_end_user(usage.scope(request.team, member=_viewer(request)), end_user)
     start, end = usage.days_back(days)
     context = {
         "days": days,
+        "end_user": end_user or "",
         "periods": usage.PERIODS,
         "metric": metric,
         "report": usage.report(rows, start=start, end=end),
@@ -395,7 +402,9 @@ def _member_limits(request) -> list[dict]:
 def usage_csv(request):
     days = _period(request)
     start, end = usage.days_back(days)
-    rows = usage.scope(request.team, member=_viewer(request))
+    rows = usage.for_end_user(
+        usage.scope(request.team, member=_viewer(request)), _end_user(request)
+    )
     return _csv_response(
         usage.usage_csv(rows, start=start, end=end),
         f"{request.team.slug}-usage-{start:%Y%m%d}-{end:%Y%m%d}.csv",

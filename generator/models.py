@@ -212,6 +212,10 @@ class Generation(models.Model):
     response_format = models.CharField(max_length=10, default="url")
     background = models.CharField(max_length=20, blank=True)
     end_user = models.CharField(max_length=256, blank=True)
+    # Webhooks: where the task's events go besides the team's endpoints, and whether the
+    # finished job is announced at all (a callback, or a team with endpoints at submit).
+    callback_url = models.CharField(max_length=2048, blank=True)
+    announce = models.BooleanField(default=False)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "pixdash.accounts",
     "billing",
     "generator",
+    "webhooks",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -407,7 +408,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "unacked_restore_throttle": 1,
     }
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0}
+    "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0},
+    # Webhook retries past a short countdown, and deliveries whose first send was lost.
+    "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -424,6 +427,15 @@ PIXDASH_HTTPS = env_bool("PIXDASH_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = PIXDASH_HTTPS
 CSRF_COOKIE_SECURE = PIXDASH_HTTPS
 SECURE_SSL_REDIRECT = PIXDASH_HTTPS
+# Where the dashboard is reached, for links built outside a request (image links in
+# webhook bodies). Defaults to make run's address in debug, else the first ALLOWED_HOSTS.
+PIXDASH_PUBLIC_URL = env_str("PIXDASH_PUBLIC_URL")
+if not PIXDASH_PUBLIC_URL:
+    _host = next((h for h in ALLOWED_HOSTS if h and "*" not in h and h != "."), "localhost")
+    _scheme = "https" if PIXDASH_HTTPS else "http"
+    PIXDASH_PUBLIC_URL = "http://127.0.0.1:8000" if DEBUG else f"{_scheme}://{_host.lstrip('.')}"
+elif urlsplit(PIXDASH_PUBLIC_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"PIXDASH_PUBLIC_URL needs a scheme: {PIXDASH_PUBLIC_URL!r}")
 SECURE_HSTS_SECONDS = env_int("PIXDASH_HSTS_SECONDS", 31536000 if PIXDASH_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PIXDASH_HSTS_INCLUDE_SUBDOMAINS", PIXDASH_HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("PIXDASH_HSTS_PRELOAD", False)

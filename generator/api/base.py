@@ -15,8 +15,10 @@ from pixdash.accounts.api_auth import api_key_required
 logger = logging.getLogger(__name__)
 
 
-def api_view(*methods: str):
-    """Bearer auth, method check, per-key rate limit, and errors always in the envelope."""
+def api_view(*methods: str, scope: str | tuple[str, ...] = ()):
+    """Bearer auth, method check, the key's scope (any one of ``scope``), per-key rate
+    limit, and errors always in the envelope."""
+    scopes = (scope,) if isinstance(scope, str) else scope
 
     def decorator(view):
         @wraps(view)
@@ -28,6 +30,7 @@ def api_view(*methods: str):
                     headers={"Allow": ", ".join(methods)},
                 )
             try:
+                _check_scope(request.api_key, scopes)
                 await _check_rate_limit(request)
                 return await view(request, *args, **kwargs)
             except ApiError as error:
@@ -40,6 +43,15 @@ def api_view(*methods: str):
         return csrf_exempt(api_key_required(wrapper))
 
     return decorator
+
+
+def _check_scope(api_key, scopes: tuple[str, ...]) -> None:
+    """In memory: the key row (and its scopes) came with authentication."""
+    if scopes and not set(scopes).intersection(api_key.scopes):
+        wanted = " or ".join(f"'{scope}'" for scope in scopes)
+        raise ApiError(
+            403, "permission_denied", f"This API key lacks the {wanted} scope for this request."
+        )
 
 
 async def _check_rate_limit(request) -> None:

@@ -45,9 +45,15 @@ def from_domain(error: Exception) -> ApiError:
 DOMAIN_ERRORS = tuple(kind for kind, _status, _code in _DOMAIN_ERRORS)
 
 
+# 409s the SDK should not retry either: unlike a running Idempotency-Key, they stay so.
+_FINAL_CONFLICTS = frozenset({"task_finished"})
+
+
 def respond(request, error: ApiError, **extra) -> JsonResponse:
     # 4xx answers other than 409 and 429 fail the same way when retried: tell the SDK.
-    deterministic = 400 <= error.status < 500 and error.status not in (409, 429)
+    deterministic = 400 <= error.status < 500 and (
+        error.status not in (409, 429) or error.code in _FINAL_CONFLICTS
+    )
     return error_response(
         request,
         status=error.status,

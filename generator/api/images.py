@@ -10,6 +10,7 @@ from generator.api import errors, parsing, serializers
 from generator.api.base import api_view
 from generator.api.errors import ApiError
 from generator.models import Generation, Source, Status
+from pixdash.accounts.models import Scope
 
 
 async def _create(request, *, parse, is_async: bool) -> JsonResponse:
@@ -51,21 +52,21 @@ def _sync_answer(request, generation: Generation) -> JsonResponse:
     return JsonResponse(serializers.generation_to_openai(request, generation))
 
 
-@api_view("POST")
+@api_view("POST", scope=Scope.IMAGES_GENERATE)
 async def create_generation(request: HttpRequest):
     return await _create(request, parse=parsing.generation_spec, is_async=False)
 
 
-@api_view("POST")
+@api_view("POST", scope=Scope.IMAGES_EDIT)
 async def create_edit(request: HttpRequest):
     return await _create(request, parse=parsing.edit_spec, is_async=False)
 
 
-@api_view("POST")
+@api_view("POST", scope=Scope.IMAGES_GENERATE)
 async def create_generation_async(request: HttpRequest):
     return await _create(request, parse=parsing.generation_spec, is_async=True)
 
 
-@api_view("POST")
+@api_view("POST", scope=Scope.IMAGES_EDIT)
 async def create_edit_async(request: HttpRequest):
     return await _create(request, parse=parsing.edit_spec, is_async=True)

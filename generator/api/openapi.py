@@ -18,16 +18,19 @@ from generator.api.schemas import (
     QuoteObject,
     TaskList,
     TaskObject,
+    UsageList,
+    WebhookSecret,
 )
+from generator.models import Status
 
 _REF = "#/components/schemas/{model}"
 _ERRORS = {
     "400": "Invalid request",
     "401": "Missing or invalid API key",
     "402": "Not enough credits",
-    "403": "Key not allowed this model, or its budget is spent",
+    "403": "Key lacks the scope, is not allowed this model, or its budget is spent",
     "404": "Unknown model or task",
-    "409": "Same Idempotency-Key still running",
+    "409": "Same Idempotency-Key still running, or (cancel) the task already finished",
     "413": "Upload too large",
     "422": "Prompt rejected by the provider's safety filter; nothing charged",
     "429": "Rate limited; see Retry-After",
@@ -96,7 +99,7 @@ TASK_LIST_PARAMETERS = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size, default 20"),
     _query(
         "status",
-        {"type": "string", "enum": ["submitted", "processing", "completed", "failed"]},
+        {"type": "string", "enum": list(Status.values)},
         "Only tasks in this status",
     ),
     _query("model", {"type": "string"}, "Only tasks for this model (public id or alias)"),
@@ -111,6 +114,20 @@ IDEMPOTENCY_KEY = {
     "required": False,
     "schema": {"type": "string", "maxLength": 255},
 }
+
+
+_DATE = {"type": "string", "format": "date"}
+
+USAGE_PARAMETERS = [
+    _query("start", _DATE, "First day, YYYY-MM-DD (default: 29 days before end)"),
+    _query("end", _DATE, "Last day, YYYY-MM-DD (default: today)"),
+    _query(
+        "group_by",
+        {"type": "string", "pattern": r"^((day|model|key|user)(,(day|model|key|user))*)?$"},
+        "Comma-separated: day, model, key, user (the end user); default day",
+    ),
+    _query("user", {"type": "string"}, "Only this end user's usage"),
+]
 
 
 def _post(
@@ -162,6 +179,8 @@ def openapi_document() -> dict:
                 ErrorResponse,
                 TaskList,
                 QuoteObject,
+                UsageList,
+                WebhookSecret,
             )
         ],
         ref_template=_REF,
@@ -195,6 +214,23 @@ def openapi_document() -> dict:
         ),
         "/v1/tasks/{task_id}": _get(
             "A task's state and result", TaskObject, "Task", [_path_id("task_id")]
+        ),
+        "/v1/tasks/{task_id}/cancel": {
+            "post": {
+                "summary": "Cancel a task: at once if queued; a running one stops calling the "
+                "model, keeps and charges what it delivered. 409 task_finished if it ended.",
+                "parameters": [_path_id("task_id")],
+                "responses": _responses("200", TaskObject, "Task"),
+            }
+        },
+        "/v1/usage": _get(
+            "Settled usage from the daily rollup (needs the usage:read scope)",
+            UsageList,
+            "Usage",
+            USAGE_PARAMETERS,
+        ),
+        "/v1/webhooks/default/secret": _get(
+            "The secret signing deliveries to callback_url", WebhookSecret, "Secret"
         ),
         "/v1/models": {
             "get": {

@@ -64,6 +64,7 @@ def _spec(request_fields, uploads=(), mask=None) -> jobs.GenerationSpec:
         response_format=request_fields.response_format or "url",
         background=request_fields.background,
         end_user=request_fields.user,
+        callback_url=request_fields.callback_url,
         images=tuple(uploads),
         mask=mask,
     )

@@ -7,6 +7,7 @@ from generator import jobs
 from generator.api import errors, parsing
 from generator.api.base import api_view
 from generator.api.schemas import QuoteObject
+from pixdash.accounts.models import Scope
 from pixdash.core.db import db_step
 
 
@@ -31,7 +32,7 @@ def _quote(request) -> dict:
     ).model_dump(mode="json")
 
 
-@api_view("POST")
+@api_view("POST", scope=Scope.IMAGES_GENERATE)
 async def create_quote(request: HttpRequest):
     # A quote changes nothing, so it needs no Idempotency-Key: asking twice is harmless.
     return JsonResponse(await db_step(_quote, request))

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pixdash.core import outbound
+
 SIZE_PATTERN = r"^(auto|\d{1,5}x\d{1,5}|\d{1,3}:\d{1,3})$"
 
 # Fields that could redirect routing or billing if a gateway passed them through.
@@ -45,7 +47,12 @@ class ImageRequestFields(BaseModel):
     background: Literal["auto", "transparent", "opaque"] | None = None
     moderation: Literal["auto", "low"] | None = None
     style: Literal["vivid", "natural"] | None = None
-    user: str | None = Field(None, max_length=256)
+    user: str | None = Field(None, max_length=256, description="Your end user's id")
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="https URL that receives the task's signed webhook when it finishes",
+    )
 
     @field_validator("n", mode="before")
     @classmethod
@@ -63,6 +70,16 @@ class ImageRequestFields(BaseModel):
         # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 at the INSERT.
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                outbound.check_url(value)
+            except outbound.UnsafeUrl as error:
+                raise ValueError(error.message) from None
         return value
 
     @field_validator("prompt")
@@ -207,3 +224,29 @@ class ImageEditJsonRequest(ImageRequestFields):
 
     images: list[ImageReference] = Field(min_length=1, max_length=16)
     mask: ImageReference | None = None
+
+
+class UsageRow(BaseModel):
+    day: str | None = Field(description="YYYY-MM-DD, when grouped by day")
+    model: str | None = Field(description="The model that made the images, when grouped by it")
+    key: str | None = Field(description="The key's prefix, e.g. pd_live_AbCd1234…")
+    key_name: str | None
+    user: str | None = Field(description="The end user (the requests' user field)")
+    generations: int
+    images: int
+    credits: str = Field(description="Credits charged, a decimal string")
+
+
+class UsageList(BaseModel):
+    """GET /v1/usage: settled charges from the daily rollup, the numbers the usage page
+    and its CSV show. Fields not grouped by are null."""
+
+    object: Literal["list"] = "list"
+    start: str
+    end: str
+    group_by: list[Literal["day", "model", "key", "user"]]
+    data: list[UsageRow]
+
+
+class WebhookSecret(BaseModel):
+    key: str = Field(description="whsec_…: verifies deliveries to your tasks' callback_url")

@@ -1,5 +1,5 @@
-"""GET /v1/tasks/{id} (an async job as it stands, 404 for another team's) and GET /v1/tasks
-(the team's jobs, newest first, keyset-paged)."""
+"""GET /v1/tasks/{id} (an async job as it stands, 404 for another team's), POST
+/v1/tasks/{id}/cancel, and GET /v1/tasks (the team's jobs, newest first, keyset-paged)."""
 
 from datetime import UTC, datetime
 
@@ -7,12 +7,14 @@ from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 
-from generator import catalog
-from generator.api import serializers
+from generator import catalog, jobs
+from generator.api import errors, serializers
 from generator.api.base import api_view
 from generator.api.errors import ApiError
 from generator.api.schemas import TaskList
 from generator.models import Generation, Status
+from pixdash.accounts.models import Scope
+from pixdash.core.db import db_step
 from pixdash.core.keyset import row_compare
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
@@ -20,7 +22,8 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 _MAX_TIMESTAMP = 10**11
 
 
-def _task_for_team(request, task_id: str) -> dict:
+def _generation_for_team(request, task_id: str) -> Generation:
+    """The key's team's job, or a 404 (for another team's as for an unknown id)."""
     public_id = task_id.removeprefix("task_")
     generation = (
         Generation.objects.select_related("image_model")
@@ -29,12 +32,32 @@ def _task_for_team(request, task_id: str) -> dict:
     )
     if generation is None:
         raise ApiError(404, "not_found", f"No task '{task_id}'.", "task_id")
+    return generation
+
+
+def _task_for_team(request, task_id: str) -> dict:
+    return serializers.task_to_openai(request, _generation_for_team(request, task_id))
+
+
+@api_view("GET", scope=Scope.TASKS_READ)
+async def get_task(request: HttpRequest, task_id: str):
+    return JsonResponse(await sync_to_async(_task_for_team)(request, task_id))
+
+
+def _cancel(request, task_id: str) -> dict:
+    generation = _generation_for_team(request, task_id)
+    try:
+        generation = jobs.cancel(generation=generation)
+    except errors.DOMAIN_ERRORS as error:
+        raise errors.from_domain(error) from None
     return serializers.task_to_openai(request, generation)
 
 
-@api_view("GET")
-async def get_task(request: HttpRequest, task_id: str):
-    return JsonResponse(await sync_to_async(_task_for_team)(request, task_id))
+# Whoever may start tasks may stop them. Canceling twice answers the same task, so the
+# endpoint needs no Idempotency-Key.
+@api_view("POST", scope=(Scope.IMAGES_GENERATE, Scope.IMAGES_EDIT))
+async def cancel_task(request: HttpRequest, task_id: str):
+    return JsonResponse(await db_step(_cancel, request, task_id))
 
 
 def _limit(raw: str | None) -> int:
@@ -118,6 +141,6 @@ def _task_list(request) -> dict:
     ).model_dump(mode="json", exclude_unset=True)
 
 
-@api_view("GET")
+@api_view("GET", scope=Scope.TASKS_READ)
 async def list_tasks(request: HttpRequest):
     return JsonResponse(await sync_to_async(_task_list)(request))

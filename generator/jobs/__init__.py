@@ -91,6 +91,7 @@ def submit(
     """
     planned = planning.plan(spec)
     planning.check_key_allows(api_key, planned.requested)
+    planning.check_end_user(api_key, spec)
     fingerprint = spec.fingerprint()
     try:
         with transaction.atomic():
@@ -118,6 +119,7 @@ def submit(
                 images=spec.n,
                 api_key=api_key,
                 user=user,
+                end_user=spec.end_user or "",
             )
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one created the job.

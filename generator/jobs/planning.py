@@ -39,6 +39,7 @@ class GenerationSpec:
     response_format: str = "url"
     background: str | None = None
     end_user: str | None = None
+    callback_url: str | None = None  # where webhooks announce the finished task
     images: tuple[imaging.UploadedImage, ...] = ()
     mask: imaging.UploadedImage | None = None
 
@@ -114,7 +115,8 @@ def plan(spec: GenerationSpec) -> Plan:
 class Quote:
     plan: Plan
     allowed: bool
-    reasons: tuple[str, ...]  # insufficient_credits, key_limit, member_cap, model_not_allowed
+    # insufficient_credits, key_limit, member_cap, model_not_allowed, end_user_required
+    reasons: tuple[str, ...]
 
 
 def quote(
@@ -128,6 +130,10 @@ def quote(
         check_key_allows(api_key, planned.requested)
     except NotPermitted:
         reasons.append("model_not_allowed")
+    try:
+        check_end_user(api_key, spec)
+    except JobError:
+        reasons.append("end_user_required")
     if ledger.balance(team) < planned.hold:
         reasons.append("insufficient_credits")
     reasons += _limit_reasons(team=team, amount=planned.hold, api_key=api_key, user=user)
@@ -157,6 +163,15 @@ def check_key_allows(api_key: ApiKey | None, image_model: ImageModel) -> None:
         allowed = {name.lower() for name in api_key.allowed_models}
         if not allowed.intersection(image_model.names):
             raise NotPermitted(f"This API key may not use {image_model.public_id}.", param="model")
+
+
+def check_end_user(api_key: ApiKey | None, spec: GenerationSpec) -> None:
+    """A key may require the OpenAI ``user`` field, so usage can be told apart by the
+    caller's own users."""
+    if api_key and api_key.require_end_user and not (spec.end_user or "").strip():
+        raise JobError(
+            "This API key requires the 'user' field: an id for your end user.", param="user"
+        )
 
 
 def _resolve_model(name: str) -> ImageModel:

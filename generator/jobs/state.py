@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing import ledger
 from generator import retention
+from generator.jobs import events
 from generator.jobs.planning import GenerationSpec, Plan, Target
 from generator.models import Generation, InputImage, OutputImage, ProviderCall, Status
 from generator.providers.base import ImageRequest
@@ -68,6 +69,8 @@ def create(
         response_format=spec.response_format,
         background=spec.background or "",
         end_user=spec.end_user or "",
+        callback_url=spec.callback_url or "",
+        announce=bool(spec.callback_url) or team.has_webhook_endpoints,
         unit_price=image_model.credits_per_image,
         credits_held=planned.hold,
         idempotency_key=idempotency_key,
@@ -197,6 +200,7 @@ def finish(
         raise LostClaim
     OutputImage.objects.bulk_create(stored)
     record_calls(claimed)
+    events.finished(claimed.generation.pk, announce=claimed.generation.announce)
 
 
 def record_calls(claimed: Claim) -> None:
@@ -234,9 +238,12 @@ def fail(
         )
         if not failed:
             return False
-        generation = Generation.objects.only("public_id", "source", "n", "image_model__public_id")
+        generation = Generation.objects.only(
+            "public_id", "source", "n", "announce", "image_model__public_id"
+        )
         generation = generation.select_related("image_model").get(pk=generation_id)
         ledger.settle(reference=generation.public_id, charged=Decimal(0), images=0)
+        events.finished(generation_id, announce=generation.announce)
     observability.generation_finished(
         generation,
         model=generation.image_model.public_id,

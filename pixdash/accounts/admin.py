@@ -56,7 +56,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix", "team__name", "team__slug"]
     # Keys are created in the dashboard or by `createapikey`, where the secret is shown once;
     # the admin can inspect, limit and revoke them but never mint or read a secret.
-    readonly_fields = ["prefix", "digest", "created_at", "last_used_at", "created_by"]
+    # Scopes are chosen when a key is made and kept when it is rolled.
+    readonly_fields = [
+        "prefix",
+        "digest",
+        "created_at",
+        "last_used_at",
+        "created_by",
+        "scopes",
+        "rolled_from",
+    ]
     raw_id_fields = ["team", "revoked_by"]
 
     def has_add_permission(self, request) -> bool:

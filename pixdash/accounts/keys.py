@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.accounts.models import ApiKey, Scope, Team, User, all_scopes
 
 KEY_PREFIX = "pd_live_"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -80,8 +80,13 @@ def create_api_key(
     expires_at: datetime | None = None,
     allowed_models: list[str] | None = None,
     monthly_credit_limit: Decimal | None = None,
+    scopes: list[str] | None = None,
+    require_end_user: bool = False,
+    rolled_from: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with the raw key, which is never stored or shown again."""
+    """Create a key and return it with the raw key, which is never stored or shown again.
+    Without ``scopes`` the key may do everything."""
+    scopes = check_scopes(all_scopes() if scopes is None else scopes)
     for _attempt in range(5):
         raw_key = generate_raw_key()
         try:
@@ -95,11 +100,64 @@ def create_api_key(
                     expires_at=expires_at,
                     allowed_models=allowed_models or [],
                     monthly_credit_limit=monthly_credit_limit,
+                    scopes=scopes,
+                    require_end_user=require_end_user,
+                    rolled_from=rolled_from,
                 )
         except IntegrityError:
             continue  # a lookup-prefix collision (1 in 62^8): draw again
         return api_key, raw_key
     raise RuntimeError("Could not draw a unique API key prefix")
+
+
+class KeyRefused(Exception):
+    """The message is fit to show to the user."""
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    """Known scopes, at least one, in the canonical order."""
+    chosen = [scope for scope in Scope.values if scope in scopes]
+    if not chosen or len(chosen) != len(set(scopes)):
+        raise KeyRefused(f"Choose one or more scopes among {', '.join(Scope.values)}.")
+    return chosen
+
+
+ROLL_GRACE_CHOICES = (
+    (timedelta(0), "none: the old key stops now"),
+    (timedelta(hours=1), "1 hour"),
+    (timedelta(hours=24), "24 hours"),
+    (timedelta(days=7), "7 days"),
+)
+
+
+def roll_api_key(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
+    """Issue a successor with the old key's name, scopes, models, limit, expiry and
+    end-user rule (and its creator, whose spending it counts as), and let the old key work
+    for ``grace`` more, so a deployment can switch without downtime. Returns the successor
+    and its raw key. A revoked, expired or already rolled key cannot be rolled."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+        if not locked.is_active:
+            raise KeyRefused("Only an active key can be rolled.")
+        if locked.successors.exists():
+            raise KeyRefused("This key was rolled already; roll its successor instead.")
+        successor, raw_key = create_api_key(
+            team=locked.team,
+            created_by=locked.created_by,
+            name=locked.name,
+            expires_at=locked.expires_at,
+            allowed_models=locked.allowed_models,
+            monthly_credit_limit=locked.monthly_credit_limit,
+            scopes=locked.scopes,
+            require_end_user=locked.require_end_user,
+            rolled_from=locked,
+        )
+        ends = now + grace
+        if locked.expires_at is None or ends < locked.expires_at:
+            ApiKey.objects.filter(pk=locked.pk).update(expires_at=ends)
+    api_key.refresh_from_db()
+    return successor, raw_key
 
 
 def revoke_api_key(*, api_key: ApiKey, revoked_by: User | None) -> bool:

@@ -87,6 +87,9 @@ class Team(models.Model):
         default=default_retention_days,
         validators=[MinValueValidator(1)],
     )
+    # Kept by webhooks.endpoints: whether an enabled webhook endpoint exists, so the
+    # pipeline knows from the row it already has whether a finished job is announced.
+    has_webhook_endpoints = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -178,9 +181,26 @@ class Invitation(models.Model):
         return self.status == "pending"
 
 
+class Scope(models.TextChoices):
+    """What an API key may do; a request outside its key's scopes gets a 403."""
+
+    IMAGES_GENERATE = "images:generate", "Generate images"
+    IMAGES_EDIT = "images:edit", "Edit images"
+    TASKS_READ = "tasks:read", "Read tasks"
+    USAGE_READ = "usage:read", "Read usage"
+
+
+def all_scopes() -> list[str]:
+    return list(Scope.values)
+
+
 class ApiKey(models.Model):
     """A bearer key for the /v1 API. The full key is shown once at creation; the database
-    keeps only a lookup prefix and the SHA-256 digest (see pixdash.accounts.keys)."""
+    keeps only a lookup prefix and the SHA-256 digest (see pixdash.accounts.keys).
+
+    Rolling a key makes a successor with the same settings and gives the predecessor an
+    ``expires_at`` at the end of a grace period, after which it answers 401 like any
+    expired key."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
     created_by = models.ForeignKey(
@@ -209,6 +229,12 @@ class ApiKey(models.Model):
     )
     monthly_credit_limit = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    scopes = models.JSONField(default=all_scopes, help_text="What the key may do.")
+    # Refuse requests without the OpenAI ``user`` field (the caller's end user).
+    require_end_user = models.BooleanField(default=False)
+    rolled_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
     )
 
     class Meta:

@@ -68,7 +68,8 @@ def check_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+        httpx.URL(url)  # what the client will parse: IDNA host names, printable characters
+    except (ValueError, UnicodeError, httpx.InvalidURL):
         raise UnsafeUrl("The URL is malformed.") from None
     schemes = ("https", "http") if private_allowed() else ("https",)
     if parts.scheme not in schemes:
@@ -197,7 +198,7 @@ def request(
         raise UnsafeUrl("The host resolves to a private or otherwise disallowed address.") from None
     except httpx.TimeoutException:
         raise OutboundError(f"No answer within {timeout:g} seconds.", kind="timeout") from None
-    except (httpx.HTTPError, httpcore.ConnectError, OSError):
+    except (httpx.HTTPError, httpx.InvalidURL, httpcore.ConnectError, OSError):
         raise OutboundError("The connection failed.", kind="connect") from None
 
 

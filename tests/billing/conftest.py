@@ -21,12 +21,16 @@ def _media(settings, tmp_path) -> Path:
 def run_job(fake_gemini):  # noqa: F811
     """Submit as ``person`` (optionally with an API key) and run the job to the end."""
 
-    def run(person, *, n=1, model="nano-banana", api_key=None, user=True) -> Generation:
+    def run(
+        person, *, n=1, model="nano-banana", api_key=None, user=True, end_user=None
+    ) -> Generation:
         with mock.patch.object(tasks.run_generation, "apply_async"):
             generation = jobs.submit(
                 team=person.team,
                 user=person.user if user else None,
-                spec=jobs.GenerationSpec(model=model, prompt="a fox in the snow", n=n),
+                spec=jobs.GenerationSpec(
+                    model=model, prompt="a fox in the snow", n=n, end_user=end_user
+                ),
                 source=Source.API if api_key else Source.UI,
                 is_async=True,
                 api_key=api_key,

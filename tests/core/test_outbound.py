@@ -60,6 +60,9 @@ def test_private_address_literals_are_refused_before_any_call(private_refused, u
         "https://example.com:99999/",
         "https://example.com/" + "x" * 3000,
         "",
+        'https://f\udbec\udd79\u00c9"\u00cd',
+        "https://\u008f\u008a>",
+        "https://exa\u0010mple.com/",
     ],
 )
 def test_other_unsafe_urls_are_refused(private_refused, url):

@@ -13,15 +13,6 @@ from tests.generator.conftest import assert_error
 pytestmark = pytest.mark.usefixtures("audit_ledger")
 
 
-@pytest.fixture
-def queue(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr(
-        "generator.tasks.run_generation.apply_async", lambda args=None, **_: sent.extend(args)
-    )
-    return sent
-
-
 def submit(person, key, *, model="nano-banana", prompt="a fox", **spec) -> Generation:
     return jobs.submit(
         team=person.team,
@@ -41,7 +32,7 @@ def ids(response) -> list[str]:
     return [task["id"] for task in response.json()["data"]]
 
 
-def test_it_lists_the_teams_tasks_newest_first(client, alice, alice_key, fake_gemini, queue):
+def test_it_lists_the_teams_tasks_newest_first(client, alice, alice_key, fake_gemini, ui_queue):
     made = [submit(alice, alice_key, prompt=f"fox {i}") for i in range(3)]
 
     response = list_tasks(client, alice_key)
@@ -57,7 +48,7 @@ def test_it_lists_the_teams_tasks_newest_first(client, alice, alice_key, fake_ge
 
 
 def test_pages_follow_after_and_limit_without_gaps_or_repeats(
-    client, alice, alice_key, fake_gemini, queue
+    client, alice, alice_key, fake_gemini, ui_queue
 ):
     made = [submit(alice, alice_key, prompt=f"fox {i}") for i in range(5)]
     # Two tasks created in the same microsecond still page apart: the id breaks the tie.
@@ -76,7 +67,9 @@ def test_pages_follow_after_and_limit_without_gaps_or_repeats(
     assert len(seen) == len(set(seen)) == 5
 
 
-def test_it_filters_by_status_model_and_creation_time(client, alice, alice_key, fake_gemini, queue):
+def test_it_filters_by_status_model_and_creation_time(
+    client, alice, alice_key, fake_gemini, ui_queue
+):
     old = submit(alice, alice_key, model="nano-banana-pro")
     Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
     done = submit(alice, alice_key)
@@ -96,7 +89,7 @@ def test_it_filters_by_status_model_and_creation_time(client, alice, alice_key, 
     assert len(ids(list_tasks(client, alice_key, created_after=yesterday))) == 2
 
 
-def test_a_failed_task_lists_with_its_error(client, alice, alice_key, fake_gemini, queue):
+def test_a_failed_task_lists_with_its_error(client, alice, alice_key, fake_gemini, ui_queue):
     failed = submit(alice, alice_key)
     jobs.abandon(generation_id=failed.pk, message="gave up")
 
@@ -107,7 +100,9 @@ def test_a_failed_task_lists_with_its_error(client, alice, alice_key, fake_gemin
     assert task["usage"] == {"images": 0, "credits": "0.00"}
 
 
-def test_b64_json_results_are_listed_as_signed_urls(client, alice, alice_key, fake_gemini, queue):
+def test_b64_json_results_are_listed_as_signed_urls(
+    client, alice, alice_key, fake_gemini, ui_queue
+):
     generation = submit(alice, alice_key, response_format="b64_json")
     jobs.run(generation_id=generation.pk)
 
@@ -119,7 +114,7 @@ def test_b64_json_results_are_listed_as_signed_urls(client, alice, alice_key, fa
 
 
 def test_another_teams_tasks_are_not_listed(
-    client, alice, alice_key, charlie, charlie_key, fake_gemini, queue
+    client, alice, alice_key, charlie, charlie_key, fake_gemini, ui_queue
 ):
     submit(alice, alice_key)
     theirs = submit(charlie, charlie_key)
@@ -127,7 +122,9 @@ def test_another_teams_tasks_are_not_listed(
     assert ids(list_tasks(client, charlie_key)) == [f"task_{theirs.public_id}"]
 
 
-def test_another_teams_task_is_no_cursor(client, alice, alice_key, charlie_key, fake_gemini, queue):
+def test_another_teams_task_is_no_cursor(
+    client, alice, alice_key, charlie_key, fake_gemini, ui_queue
+):
     alices = submit(alice, alice_key)
 
     response = list_tasks(client, charlie_key, after=f"task_{alices.public_id}")
