@@ -7,6 +7,7 @@ from generator.views import home
 from pixdash import views as project_views
 from pixdash.accounts import urls as accounts_urls
 from pixdash.accounts.access import team_urls
+from webhooks import urls as webhooks_urls
 
 # Pages of one team, under /t/<team_slug>/ (see pixdash.accounts.access).
 team_patterns = [
@@ -14,6 +15,7 @@ team_patterns = [
     *generator_urls.team_urlpatterns,
     *accounts_urls.team_urlpatterns,
     *billing_urls.team_urlpatterns,
+    *webhooks_urls.team_urlpatterns,
 ]
 
 urlpatterns = [

@@ -13,13 +13,17 @@ MAX_ENDPOINTS = 20
 
 
 class EndpointRefused(Exception):
-    """The message is fit to show to the user."""
+    """The message is fit to show to the user; ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def check_events(events: list[str]) -> list[str]:
     chosen = [event for event in TASK_EVENTS if event in events]
     if not chosen or len(chosen) != len(set(events)):
-        raise EndpointRefused(f"Choose one or more of: {', '.join(TASK_EVENTS)}.")
+        raise EndpointRefused(f"Choose one or more of: {', '.join(TASK_EVENTS)}.", field="events")
     return chosen
 
 
@@ -30,7 +34,7 @@ def create_endpoint(
     try:
         outbound.check_url(url)
     except outbound.UnsafeUrl as error:
-        raise EndpointRefused(error.message) from None
+        raise EndpointRefused(error.message, field="url") from None
     events = check_events(events)
     with transaction.atomic():
         # Locks the team row, so two creations cannot both pass the count.

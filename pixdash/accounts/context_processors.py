@@ -15,6 +15,7 @@ _SECTIONS = [
     ("member", "team"),
     ("invitation", "team"),
     ("key", "keys"),
+    ("webhook", "keys"),  # the developers' pages: API keys and webhooks
     ("billing", "billing"),
 ]
 

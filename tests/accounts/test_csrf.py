@@ -27,6 +27,8 @@ from pixdash.accounts.models import ApiKey, Invitation, Membership, Role, Team, 
 from pixdash.accounts.teams import create_invitation, create_team, switch_team
 from tests.conftest import PASSWORD
 from tests.url_walk import routes
+from webhooks import deliveries, endpoints
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # /admin/ is Django's own (CSRF-protected) app; /v1/ takes bearer keys, not cookies.
 EXCLUDED = ("admin/", "v1/")
@@ -321,6 +323,65 @@ def _billing_member_limit(client, w):
     )
 
 
+def _alices_endpoint(w):
+    return endpoints.create_endpoint(
+        team=w.alice.team,
+        url="https://hooks.example.com/csrf",
+        events=["task.completed"],
+        created_by=w.alice.user,
+    )
+
+
+def _webhook_create(client, w):
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("webhook_create"),
+        {"url": "https://hooks.example.com/new", "events": ["task.completed"]},
+        lambda: WebhookEndpoint.objects.filter(url="https://hooks.example.com/new").exists(),
+    )
+
+
+def _webhook_toggle(client, w):
+    endpoint = _alices_endpoint(w)
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("webhook_toggle", endpoint.pk),
+        {},
+        lambda: not WebhookEndpoint.objects.get(pk=endpoint.pk).enabled,
+    )
+
+
+def _webhook_test(client, w):
+    endpoint = _alices_endpoint(w)
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("webhook_test", endpoint.pk),
+        {},
+        lambda: WebhookDelivery.objects.filter(endpoint=endpoint).exists(),
+    )
+
+
+def _webhook_delete(client, w):
+    endpoint = _alices_endpoint(w)
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("webhook_delete", endpoint.pk),
+        {},
+        lambda: not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists(),
+    )
+
+
+def _webhook_redeliver(client, w):
+    delivery = deliveries.send_test(endpoint=_alices_endpoint(w))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=7)
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("webhook_redeliver", delivery.pk),
+        {},
+        lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == "pending",
+    )
+
+
 CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "generate": _generate,
     "job_rerun": _job_rerun,
@@ -351,6 +412,11 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "billing_checkout": _billing_checkout,
     "billing_key_limit": _billing_key_limit,
     "billing_member_limit": _billing_member_limit,
+    "webhook_create": _webhook_create,
+    "webhook_toggle": _webhook_toggle,
+    "webhook_test": _webhook_test,
+    "webhook_delete": _webhook_delete,
+    "webhook_redeliver": _webhook_redeliver,
 }
 
 # POST URLs that are csrf_exempt because a cookie does not authenticate them: each must

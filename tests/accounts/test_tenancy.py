@@ -15,6 +15,8 @@ from generator import jobs
 from generator.models import OutputImage, Source
 from pixdash.accounts.teams import create_invitation
 from tests.url_walk import routes
+from webhooks.deliveries import send_test
+from webhooks.endpoints import create_endpoint
 
 # The admin is Django's, for superusers only (see test_admin.py).
 EXCLUDED = ("admin/",)
@@ -41,6 +43,15 @@ def _alices_image(w, *, deleted: bool = False) -> OutputImage:
     return image
 
 
+def _alices_endpoint(w):
+    return create_endpoint(
+        team=w.alice.team,
+        url="https://hooks.example.com/tenancy",
+        events=["task.completed"],
+        created_by=w.alice.user,
+    )
+
+
 # URL name (or route, for an unnamed pattern) -> how to make alice's object for it.
 # Only <int:...> ids are walked: /v1 task ids are strings, covered by the generator tests.
 ID_URLS: dict[str, IdUrl] = {
@@ -65,6 +76,11 @@ ID_URLS: dict[str, IdUrl] = {
     "image_restore": IdUrl("post", lambda w: _alices_image(w, deleted=True)),
     "image_original": IdUrl("get", lambda w: _alices_image(w)),
     "image_thumbnail": IdUrl("get", lambda w: _alices_image(w)),
+    # Webhooks: endpoints and their deliveries.
+    "webhook_toggle": IdUrl("post", lambda w: _alices_endpoint(w)),
+    "webhook_test": IdUrl("post", lambda w: _alices_endpoint(w)),
+    "webhook_delete": IdUrl("post", lambda w: _alices_endpoint(w)),
+    "webhook_redeliver": IdUrl("post", lambda w: send_test(endpoint=_alices_endpoint(w))),
 }
 
 
