@@ -1,6 +1,6 @@
 """Standard Webhooks signatures: ``webhook-signature: v1,<base64 HMAC-SHA256>`` of
 ``{webhook-id}.{webhook-timestamp}.{body}``, keyed by the base64-decoded part of a
-``whsec_`` secret. ``verify()`` is what a receiver does (see docs/api.md for a standalone
+``whsec_`` secret. ``verify()`` is what a receiver does (see docs/api-guide.md for a standalone
 copy)."""
 
 import base64
