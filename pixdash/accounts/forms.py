@@ -1,11 +1,12 @@
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils import timezone
 
-from pixdash.accounts.models import Role, User, normalize_email
+from pixdash.accounts.keys import ROLL_GRACE_CHOICES
+from pixdash.accounts.models import Role, Scope, User, normalize_email
 
 
 class SignupForm(forms.Form):
@@ -83,6 +84,13 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(
         max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Website backend"})
     )
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope.value, f"{scope.value} ({scope.label.lower()})") for scope in Scope],
+        initial=Scope.values,
+        widget=forms.CheckboxSelectMultiple,
+        label="Scopes",
+        help_text="What the key may do. A dashboard that only reads needs the last two.",
+    )
     expires_on = forms.DateField(
         required=False,
         label="Expires on (optional)",
@@ -100,6 +108,12 @@ class ApiKeyForm(forms.Form):
         max_digits=12,
         decimal_places=2,
         label="Monthly credit limit (optional)",
+    )
+    require_end_user = forms.BooleanField(
+        required=False,
+        label="Require the user field",
+        help_text="Refuse calls that do not name your end user (<code>user</code>), so usage "
+        "can be told apart by them.",
     )
 
     def clean_expires_on(self):
@@ -124,3 +138,16 @@ class ApiKeyForm(forms.Form):
         if not expires_on:
             return None
         return timezone.make_aware(datetime.combine(expires_on, time.max))
+
+
+class RollKeyForm(forms.Form):
+    grace = forms.TypedChoiceField(
+        choices=[(int(grace.total_seconds()), label) for grace, label in ROLL_GRACE_CHOICES],
+        coerce=int,
+        initial=int(ROLL_GRACE_CHOICES[2][0].total_seconds()),
+        label="The old key keeps working for",
+    )
+
+    @property
+    def grace_period(self) -> timedelta:
+        return timedelta(seconds=self.cleaned_data["grace"])

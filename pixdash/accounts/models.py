@@ -255,3 +255,7 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def has_all_scopes(self) -> bool:
+        return set(Scope.values) <= set(self.scopes)

@@ -261,7 +261,7 @@ def _key_create(client, w):
     client.force_login(w.alice.user)
     return Post(
         w.alice.url("key_create"),
-        {"name": "csrf-check"},
+        {"name": "csrf-check", "scopes": ["images:generate"]},
         lambda: ApiKey.objects.filter(name="csrf-check").exists(),
     )
 
@@ -273,6 +273,16 @@ def _key_revoke(client, w):
         w.alice.url("key_revoke", key.pk),
         {},
         lambda: ApiKey.objects.get(pk=key.pk).status == "revoked",
+    )
+
+
+def _key_roll(client, w):
+    client.force_login(w.alice.user)
+    key = w.alice_key.api_key
+    return Post(
+        w.alice.url("key_roll", key.pk),
+        {"grace": "3600"},
+        lambda: ApiKey.objects.filter(rolled_from=key).exists(),
     )
 
 
@@ -407,6 +417,7 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "team_switch": _team_switch,
     "key_create": _key_create,
     "key_revoke": _key_revoke,
+    "key_roll": _key_roll,
     "billing_redeem": _billing_redeem,
     "billing_threshold": _billing_threshold,
     "billing_checkout": _billing_checkout,

@@ -7,13 +7,15 @@ from django.apps import apps
 from django.db import connection
 
 from pixdash.accounts.keys import KEY_LENGTH, find_active_key
-from pixdash.accounts.models import ApiKey
+from pixdash.accounts.models import ApiKey, Scope
 
 KEY_RE = re.compile(r"pd_live_[0-9A-Za-z]{38}")
 
 
 def _create(person, **fields):
-    return person.client.post(f"{person.prefix}/keys/new/", {"name": "Website", **fields})
+    # The form's scope boxes all start checked; a browser sends them.
+    data = {"name": "Website", "scopes": Scope.values, **fields}
+    return person.client.post(f"{person.prefix}/keys/new/", data)
 
 
 def test_a_new_key_is_shown_once_and_works(alice):

@@ -62,6 +62,7 @@ ID_URLS: dict[str, IdUrl] = {
         lambda w: create_invitation(team=w.alice.team, invited_by=w.alice.user)[0],
     ),
     "key_revoke": IdUrl("post", lambda w: w.alice_key.api_key),
+    "key_roll": IdUrl("post", lambda w: w.alice_key.api_key, {"grace": "3600"}),
     "billing_key_limit": IdUrl("post", lambda w: w.alice_key.api_key, {"limit": "1"}),
     "billing_member_limit": IdUrl("post", lambda w: w.bob.membership, {"limit": "1"}),
     # Generator pages: jobs and gallery images.
