@@ -262,6 +262,12 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["team", "-created_at", "-id"], name="generation_team_recent"),
             models.Index(fields=["status", "lease_expires_at"], name="generation_status_lease"),
+            # Webhooks' sweep for announcements the broker lost: announced jobs, by finish.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(announce=True),
+                name="generation_announced_finish",
+            ),
         ]
 
     def __str__(self) -> str:

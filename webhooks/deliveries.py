@@ -35,6 +35,9 @@ RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000)  # seconds after each failed a
 RETRY_WINDOW = timedelta(hours=24)
 TIMEOUT = 10.0  # seconds for a receiver to answer
 LEASE = timedelta(seconds=60)  # an attempt's claim; longer than TIMEOUT
+# How long after a job finished its announcement is taken for lost (it normally takes
+# well under a second through the broker).
+ANNOUNCE_GRACE = timedelta(minutes=1)
 EVENT_BY_STATUS = {
     "completed": "task.completed",
     "failed": "task.failed",
@@ -103,6 +106,22 @@ def announce(*, generation_id: int) -> list[int]:
             deliveries.append(_new_delivery(event, url=generation.callback_url))
         deliveries += [_new_delivery(event, url=e.url, endpoint=e) for e in endpoints]
     return [delivery.pk for delivery in deliveries]
+
+
+def unannounced(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Jobs that finished announced a while ago but have no event: their announcement was
+    lost (the broker was down when they finished). Within RETRY_WINDOW only."""
+    now = now or timezone.now()
+    return list(
+        Generation.objects.filter(
+            announce=True,
+            finished_at__gte=now - RETRY_WINDOW,
+            finished_at__lte=now - ANNOUNCE_GRACE,
+        )
+        .exclude(pk__in=WebhookEvent.objects.filter(generation__isnull=False).values("generation"))
+        .order_by("finished_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:

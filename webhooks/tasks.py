@@ -30,6 +30,9 @@ def send_delivery(delivery_id: int) -> None:
 
 @shared_task
 def send_due_webhooks() -> int:
+    """Periodic: announce finished jobs whose announcement was lost, and send what is due."""
+    for generation_id in deliveries.unannounced():
+        announce_task.delay(generation_id)
     due = deliveries.due()
     for delivery_id in due:
         send_delivery.delay(delivery_id)

@@ -49,7 +49,7 @@ def queued(monkeypatch) -> Queued:
     monkeypatch.setattr(
         webhook_tasks.announce_task,
         "apply_async",
-        lambda args=None, **_: recorded.announcements.extend(args),
+        lambda args=None, kwargs=None, **_: recorded.announcements.extend(args),
     )
 
     def send(args=None, countdown=None, **_):

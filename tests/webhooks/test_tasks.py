@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from generator.models import Generation
 from tests.receiver import Reply
 from webhooks import tasks
 from webhooks.models import WebhookDelivery
@@ -53,3 +54,33 @@ def test_the_sweep_queues_what_is_due(alice, alice_key, queued, submit_job, rece
 
     assert tasks.send_due_webhooks() == 1
     assert queued.sends == [(WebhookDelivery.objects.get().pk, None)]
+
+
+def test_the_sweep_announces_jobs_whose_announcement_was_lost(
+    alice, alice_key, queued, submit_job, receiver
+):
+    lost = submit_job(alice, key=alice_key, callback_url=receiver.url())
+    recent = submit_job(alice, key=alice_key, callback_url=receiver.url())
+    announced = submit_job(alice, key=alice_key, callback_url=receiver.url())
+    tasks.announce_task(announced.pk)
+    Generation.objects.filter(pk__in=[lost.pk, announced.pk]).update(
+        finished_at=timezone.now() - timedelta(minutes=2)
+    )
+    queued.announcements.clear()  # as if the broker had lost them all
+
+    tasks.send_due_webhooks()
+
+    assert queued.announcements == [lost.pk]  # not the one just finished, nor the announced
+    assert recent.pk not in queued.announcements
+
+
+def test_jobs_older_than_the_retry_window_are_not_announced_late(
+    alice, alice_key, queued, submit_job, receiver
+):
+    old = submit_job(alice, key=alice_key, callback_url=receiver.url())
+    Generation.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=2))
+    queued.announcements.clear()
+
+    tasks.send_due_webhooks()
+
+    assert queued.announcements == []
