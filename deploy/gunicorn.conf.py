@@ -21,15 +21,11 @@ errorlog = "-"
 # A worker that stops answering gunicorn's heartbeat for this long is replaced; slow
 # upstream calls do not count (they are awaited, the event loop keeps beating).
 timeout = 60
+# Idle keep-alive connections stay open longer than a proxy's (nginx: 60 s) or a client
+# pool's idle time, so the server is never the side that closes a connection just as it
+# is reused (the client sees "connection reset").
+keepalive = 75
 # On SIGTERM, requests in flight get this long to finish (sync generations included).
 graceful_timeout = int(os.environ.get("PIXDASH_JOB_TIME_LIMIT", "300")) + 30
 # The TLS proxy in front sets X-Forwarded-*; trust it only from where it connects.
 forwarded_allow_ips = os.environ.get("PIXDASH_FORWARDED_ALLOW_IPS", "127.0.0.1")
-
-
-def child_exit(server, worker):
-    # Live gauges of a dead process must not linger in the shared metrics folder;
-    # its counters stay, so totals never go down.
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)

@@ -406,6 +406,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         ),
         "unacked_restore_interval": env_int("PIXDASH_BROKER_RESTORE_INTERVAL", 10, minimum=1),
         "unacked_restore_throttle": 1,
+        # A scan holds a Redis lock that outlives a worker SIGKILLed inside it: kombu's
+        # 300 s default then stops every worker from restoring anything for 5 minutes. A
+        # scan takes milliseconds; an overlap after 10 s only redelivers a message twice,
+        # which the job claim absorbs.
+        "unacked_mutex_expire": 10,
     }
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0},

@@ -9,7 +9,8 @@ counting in the totals on purpose: a worker that is killed or restarted must not
 The pipeline and the request middleware call the small ``record_*`` functions below;
 each is a few dictionary look-ups and memory writes, no I/O, no database query.
 Gauges that describe shared state (jobs queued and running) are read from the database
-when /metrics is scraped, not kept per process.
+when /metrics is scraped, not kept per process; with no per-process gauges, nothing needs
+cleaning up when a process exits (no gunicorn child_exit hook).
 """
 
 from decimal import Decimal

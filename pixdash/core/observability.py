@@ -106,7 +106,8 @@ class ContextFilter(logging.Filter):
         for name in FIELDS:
             value = context.get(name)
             if value is not None:
-                setattr(record, name, value)
+                if not hasattr(record, name):  # an explicit extra= wins
+                    setattr(record, name, value)
                 parts.append(str(value) if name == "request_id" else f"{name}={value}")
         record.context = f" [{' '.join(parts)}]" if parts else ""
         return True
