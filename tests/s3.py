@@ -6,6 +6,9 @@ presigned URLs fetched with a plain HTTP client); nothing in the client is mocke
 fresh bucket for one test, the way PIXDASH_S3_* does in production.
 """
 
+import ctypes
+import ctypes.util
+import signal
 import socket
 import subprocess
 import sys
@@ -70,6 +73,13 @@ class MotoServer:
             self.process.wait(5)
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the test run ends in any way, even killed by a
+    timeout before its fixtures could stop it (PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)
+
+
 def start_moto_server(log_path: Path) -> MotoServer:
     port = free_port()
     with open(log_path, "wb") as log:
@@ -78,6 +88,7 @@ def start_moto_server(log_path: Path) -> MotoServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
