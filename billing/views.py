@@ -21,12 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import ledger, receipts, topups, usage
+from billing import ledger, receipts, statement, topups, usage
 from billing.forms import CheckoutForm, LedgerFilterForm, LimitForm, RedeemForm, ThresholdForm
 from billing.models import BillingSettings, EntryKind, LedgerEntry, MemberLimit
 from pixdash.accounts.access import team_required
 from pixdash.accounts.models import ApiKey, Membership, User
-from pixdash.core.keyset import row_compare
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -41,11 +40,7 @@ def _viewer(request) -> User | None:
 
 
 def _entries(request) -> QuerySet[LedgerEntry]:
-    entries = LedgerEntry.objects.filter(account__team=request.team)
-    member = _viewer(request)
-    if member is not None:
-        entries = entries.filter(ledger.member_spending(member))
-    return entries
+    return statement.entries(request.team, member=_viewer(request))
 
 
 def _filter_form(request) -> LedgerFilterForm:
@@ -81,60 +76,24 @@ def _filtered(entries, form: LedgerFilterForm):
     return entries
 
 
-def _parse_cursor(raw: str) -> tuple[datetime, int] | None:
-    """``<microseconds since epoch>.<id>`` of the last row shown; anything else: page 1."""
-    stamp, _, pk = raw.partition(".")
-    if not (stamp.isdigit() and pk.isdigit() and len(stamp) < 20 and len(pk) < 19):
-        return None
-    moment = datetime.fromtimestamp(int(stamp) / 1_000_000, tz=timezone.get_fixed_timezone(0))
-    return moment, int(pk)
-
-
-def _cursor(entry: LedgerEntry) -> str:
-    return f"{int(entry.created_at.timestamp() * 1_000_000)}.{entry.pk}"
-
-
-def _page(entries, cursor: tuple[datetime, int] | None) -> tuple[list[LedgerEntry], str]:
-    """Keyset paging on (created_at, id) with a row-value comparison, which the
-    (account, -created_at) index serves at any depth (docs/PRODUCT.md: OFFSET and the
-    ``Q(a<x) | Q(a=x, id<y)`` form both degrade)."""
-    if cursor is not None:
-        moment, pk = cursor
-        entries = entries.filter(row_compare(LedgerEntry, "<", moment, pk))
-    rows = list(
-        entries.select_related("api_key", "user", "actor").order_by("-created_at", "-id")[
-            : PAGE_SIZE + 1
-        ]
-    )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return rows, (_cursor(rows[-1]) if more else "")
-
-
-def _settings(team) -> BillingSettings:
-    return BillingSettings.objects.get_or_create(team=team)[0]
-
-
 # --- Overview: balance, top-ups, ledger ------------------------------------------------------
 
 
 def _render_billing(request, *, status=200, redeem_form=None, threshold_form=None):
-    team = request.team
-    balance = ledger.balance(team)
+    summary = statement.summary(request.team)
     form = _filter_form(request)
-    rows, next_cursor = _page(
-        _filtered(_entries(request), form), _parse_cursor(request.GET.get("after", ""))
+    rows, next_cursor = statement.page(
+        _filtered(_entries(request), form), statement.parse_cursor(request.GET.get("after", ""))
     )
     query = request.GET.copy()
     query.pop("after", None)
-    billing_settings = _settings(team)
+    billing_settings = summary.settings
     context = {
-        "balance": balance,
-        "on_hold": ledger.credits_on_hold(team),
-        "forecast": usage.forecast(team, balance=balance),
+        "balance": summary.balance,
+        "on_hold": summary.on_hold,
+        "forecast": summary.forecast,
         "settings": billing_settings,
-        "low": billing_settings.low_balance_threshold is not None
-        and balance < billing_settings.low_balance_threshold,
+        "low": summary.low,
         "entries": rows,
         "next_cursor": next_cursor,
         "filter_query": query.urlencode(),
@@ -333,18 +292,25 @@ def _period(request) -> int:
 def usage_page(request):
     days = _period(request)
     metric = "images" if request.GET.get("metric") == "images" else "credits"
+    member = _viewer(request)
     end_user = _end_user(request)
-    rows = usage.for_end_user(usage.scope(request.team, member=_viewer(request)), end_user)
     start, end = usage.days_back(days)
+    since = ledger.month_start()
+    rows = usage.scope(request.team, member=member)
+    # One query of the rollup for the tables and the month's spending (limits count every
+    # end user), one for the chart.
+    totals = usage.totals(rows, start=start, end=end, month_from=timezone.localdate(since))
+    spent = usage.spending_since(request.team, totals, since=since, member=member)
+    daily = usage.daily(usage.for_end_user(rows, end_user), start=start, end=end)
     context = {
         "days": days,
         "end_user": end_user or "",
         "periods": usage.PERIODS,
         "metric": metric,
-        "report": usage.report(rows, start=start, end=end),
-        "chart": usage.chart(rows, start=start, end=end, metric=metric),
-        "key_limits": _key_limits(request),
-        "member_limits": _member_limits(request),
+        "report": usage.report(totals, start=start, end=end, end_user=end_user),
+        "chart": usage.chart(daily, start=start, end=end, metric=metric),
+        "key_limits": _key_limits(request, spent),
+        "member_limits": _member_limits(request, spent),
     }
     return render(request, "billing/usage.html", context)
 
@@ -359,8 +325,7 @@ def _progress(spent: Decimal, limit: Decimal | None) -> dict:
     }
 
 
-def _key_limits(request) -> list[dict]:
-    since = ledger.month_start()
+def _key_limits(request, spent: usage.Spending) -> list[dict]:
     keys = ApiKey.objects.filter(team=request.team, revoked_at__isnull=True)
     if not request.membership.is_manager:
         keys = keys.filter(created_by=request.user)
@@ -368,14 +333,13 @@ def _key_limits(request) -> list[dict]:
         {
             "key": key,
             "form": LimitForm(initial={"limit": key.monthly_credit_limit}),
-            **_progress(ledger.spent_by_key_since(key, since), key.monthly_credit_limit),
+            **_progress(spent.by_key[key.pk], key.monthly_credit_limit),
         }
         for key in keys
     ]
 
 
-def _member_limits(request) -> list[dict]:
-    since = ledger.month_start()
+def _member_limits(request, spent: usage.Spending) -> list[dict]:
     memberships = Membership.objects.filter(team=request.team).select_related("user")
     if not request.membership.is_manager:
         memberships = memberships.filter(user=request.user)
@@ -389,9 +353,7 @@ def _member_limits(request) -> list[dict]:
             {
                 "membership": membership,
                 "form": LimitForm(initial={"limit": cap}),
-                **_progress(
-                    ledger.spent_by_member_since(request.team, membership.user, since), cap
-                ),
+                **_progress(spent.by_member[membership.user_id], cap),
             }
         )
     return result

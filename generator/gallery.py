@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from generator.models import OutputImage, Source
@@ -73,7 +74,8 @@ def page(
 ) -> tuple[list[OutputImage], int | None]:
     """One page of images older than image ``after``, and the cursor for the next page."""
     size = size or PAGE_SIZE
-    images = visible(team, filters).select_related("generation")
+    # Each card shows the job's model and author: joined here, or it is a query per card.
+    images = visible(team, filters).select_related("generation__image_model", "generation__user")
     position = _position(team, after)
     if after is not None and position is None:
         return [], None
@@ -84,12 +86,25 @@ def page(
 
 
 def neighbours(team: Team, filters: Filters, image: OutputImage):
-    """(newer, older) images around ``image`` in the gallery's order and filters."""
+    """(newer, older) images around ``image`` in the gallery's order and filters, in ONE
+    query: each side is an index-ordered ``LIMIT 1`` subquery, and the two ids are fetched
+    together (``id IN (SELECT (newer) UNION ALL SELECT (older))``)."""
     images = visible(team, filters)
     newer = (
         images.filter(_row_compare(">", image.created_at, image.pk))
         .order_by("created_at", "id")
-        .first()
+        .values("pk")[:1]
     )
-    older = images.filter(_row_compare("<", image.created_at, image.pk)).first()
-    return newer, older
+    older = images.filter(_row_compare("<", image.created_at, image.pk)).values("pk")[:1]
+    newer_sql, newer_params = newer.query.sql_with_params()
+    older_sql, older_params = older.query.sql_with_params()
+    # Each subquery names its own table, which SQL resolves to the innermost FROM, so the
+    # row-value comparison inside stays correct when nested.
+    ids = RawSQL(
+        f"SELECT ({newer_sql}) UNION ALL SELECT ({older_sql})", (*newer_params, *older_params)
+    )
+    found = list(OutputImage.objects.filter(pk__in=ids))
+    position = (image.created_at, image.pk)
+    newer_image = next((i for i in found if (i.created_at, i.pk) > position), None)
+    older_image = next((i for i in found if (i.created_at, i.pk) < position), None)
+    return newer_image, older_image
