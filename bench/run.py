@@ -19,7 +19,7 @@ from datetime import datetime
 
 from bench import procstat, report, scenarios, stack
 
-ALL = "abcd"  # e (counts) and f (pages) land next
+ALL = "abcdef"
 
 
 def parse_args(argv=None) -> argparse.Namespace:

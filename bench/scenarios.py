@@ -11,6 +11,7 @@ Pixdash) so that whatever else the machine does lands on all three alike.
 """
 
 import asyncio
+import json
 import re
 import statistics
 import time
@@ -158,15 +159,29 @@ async def scenario_b(ctx: Context) -> dict:
 _RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (\w+) ", re.M)
 
 
+def _json_records(text: str) -> list[str]:
+    """ERROR records of a JSON log (PIXDASH_LOG_FORMAT=json): one object per line."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if str(record.get("level", "")).upper() in ("ERROR", "CRITICAL"):
+                found.append(line)
+    return found
+
+
 def log_errors(text: str) -> dict:
-    """ERROR records in a stretch of the server's log, and how many of them were the
-    database pool running dry or work lost to a request that had gone away."""
+    """ERROR records in a stretch of the server's log (plain or JSON format), and how many
+    of them were the database pool running dry or work lost to a request gone away."""
     starts = [(m.start(), m.group(1)) for m in _RECORD.finditer(text)]
     records = [
         text[start : starts[i + 1][0] if i + 1 < len(starts) else len(text)]
         for i, (start, level) in enumerate(starts)
         if level in ("ERROR", "CRITICAL")
-    ]
+    ] + _json_records(text)
     return {
         "error_records": len(records),
         "pool_errors": sum("couldn't get a connection" in r for r in records),

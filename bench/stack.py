@@ -354,6 +354,8 @@ def pixdash_env(*, database: Database, redis: Service, upstream: Service) -> dic
     env.update(
         PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}",
         PYTHONUNBUFFERED="1",
+        # No .env from the working tree: the bench's settings are all given here.
+        PIXDASH_ENV_FILE="",
         PIXDASH_DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="127.0.0.1,localhost",

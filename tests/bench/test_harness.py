@@ -6,7 +6,11 @@ import os
 
 import pytest
 
-from bench import load, procstat, report, run, scenarios, stack
+from bench import counts, load, pages, procstat, report, run, scenarios, stack
+
+
+def test_pages_bench_has_its_own_entry_point():
+    assert callable(pages.run) and callable(pages.prepare)
 
 
 def test_options_select_scenarios_and_rounds():
@@ -75,3 +79,21 @@ def test_the_bench_only_touches_its_own_databases():
 def test_pixdash_starts_the_way_the_procfile_says():
     assert stack.procfile_command("web")
     assert stack.procfile_command("worker")
+
+
+def test_json_logs_count_too():
+    log = (
+        '{"time": "t", "level": "ERROR", "logger": "x", "message": "couldn\'t get a connection"}\n'
+        '{"time": "t", "level": "INFO", "logger": "x", "message": "fine"}\n'
+    )
+    assert scenarios.log_errors(log) == {
+        "error_records": 1,
+        "pool_errors": 1,
+        "executor_errors": 0,
+    }
+
+
+def test_counting_serves_the_production_app_behind_counters():
+    command = counts.instrumented_command()
+    assert "bench.instrument:application" in command
+    assert "pixdash.asgi:application" not in command
