@@ -114,6 +114,7 @@ PAGES = {
     "receipt": lambda p, made: p.url("billing_receipt", made["reference"]),
     "keys": lambda p, made: p.url("keys"),
     "team": lambda p, made: p.url("team"),
+    "webhooks": lambda p, made: p.url("webhooks"),
 }
 
 
