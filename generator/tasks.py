@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from generator import jobs, retention
+from generator.jobs import dispatch
 from pixdash.core import metrics
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ def sweep_generations() -> int:
     swept = jobs.sweep()
     metrics.record_sweeper("timed_out", swept)
     return swept
+
+
+@shared_task
+def redispatch_generations() -> int:
+    return dispatch.redispatch()
 
 
 @shared_task

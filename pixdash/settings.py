@@ -412,10 +412,21 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # which the job claim absorbs.
         "unacked_mutex_expire": 10,
     }
+# Queued jobs still waiting this many seconds after their task was sent are sent again
+# (their message may have died with the broker); a backlog is re-sent at most every
+# PIXDASH_DISPATCH_MAX_INTERVAL seconds per job. Beat checks every PIXDASH_DISPATCH_INTERVAL.
+PIXDASH_DISPATCH_GRACE = env_int("PIXDASH_DISPATCH_GRACE", 20, minimum=1)
+PIXDASH_DISPATCH_MAX_INTERVAL = env_int(
+    "PIXDASH_DISPATCH_MAX_INTERVAL", 40, minimum=PIXDASH_DISPATCH_GRACE
+)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {"task": "generator.tasks.sweep_generations", "schedule": 60.0},
     # Webhook retries past a short countdown, and deliveries whose first send was lost.
     "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks", "schedule": 30.0},
+    "redispatch-queued-generations": {
+        "task": "generator.tasks.redispatch_generations",
+        "schedule": float(env_int("PIXDASH_DISPATCH_INTERVAL", 10, minimum=1)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -154,6 +154,19 @@ def start_worker(tmp: Path, **env: str) -> Process:
     return process
 
 
+def start_beat(tmp: Path, **env: str) -> Process:
+    """Celery beat as its own process, as deployed, with a schedule file of its own."""
+    process = _spawn(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "pixdash", "beat", "--loglevel", "INFO"]
+        + ["--schedule", str(tmp / f"beat-{time.monotonic_ns()}")],
+        child_env(**env),
+        tmp,
+    )
+    _wait_for(lambda: "beat: Starting..." in process.log(), "celery beat", process)
+    return process
+
+
 @pytest.fixture(scope="session")
 def e2e_tmp(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e")
