@@ -24,7 +24,6 @@ from decimal import ROUND_HALF_UP, Decimal
 import httpx
 import stripe
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -40,6 +39,7 @@ from billing.models import (
     Redemption,
 )
 from pixdash.accounts.models import Team, User
+from pixdash.core import ratelimit
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -367,25 +367,22 @@ def generate_codes(batch: RedeemBatch) -> list[str]:
     return codes
 
 
-def _count_attempt(key: str) -> int:
-    if cache.add(key, 1, timeout=WINDOW_SECONDS):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=WINDOW_SECONDS)
-        return 1
-
-
 def redeem(*, team: Team, user: User, code: str) -> LedgerEntry:
     """Credit the team with the code's value, or raise RedeemFailed (always INVALID_CODE,
     whether the code is unknown, expired, used up or already used by this team)."""
-    per_user = _count_attempt(f"pixdash:redeem:user:{user.pk}")
-    per_team = _count_attempt(f"pixdash:redeem:team:{team.pk}")
-    if (
-        per_user > settings.PIXDASH_REDEEM_ATTEMPTS_PER_USER
-        or per_team > settings.PIXDASH_REDEEM_ATTEMPTS_PER_TEAM
-    ):
+    per_user = ratelimit.hit(
+        "redeem-user",
+        str(user.pk),
+        limit=settings.PIXDASH_REDEEM_ATTEMPTS_PER_USER,
+        seconds=WINDOW_SECONDS,
+    )
+    per_team = ratelimit.hit(
+        "redeem-team",
+        str(team.pk),
+        limit=settings.PIXDASH_REDEEM_ATTEMPTS_PER_TEAM,
+        seconds=WINDOW_SECONDS,
+    )
+    if not (per_user.allowed and per_team.allowed):
         raise RedeemRateLimited
     normalized = normalize_code(code)
     if not 8 <= len(normalized) <= 40:

@@ -175,6 +175,10 @@ class Status(models.TextChoices):
 FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELED)
 
 
+# A team's jobs that hold a worker or a place in the queue (generator/jobs/admission.py).
+IN_FLIGHT = (Status.SUBMITTED, Status.PROCESSING)
+
+
 class Source(models.TextChoices):
     UI = "ui", "Browser"
     API = "api", "API"
@@ -269,6 +273,12 @@ class Generation(models.Model):
                 fields=["finished_at"],
                 condition=Q(announce=True),
                 name="generation_announced_finish",
+            ),
+            # Small: only the jobs in flight, counted per team at every submission.
+            models.Index(
+                fields=["team"],
+                condition=Q(status__in=IN_FLIGHT),
+                name="generation_team_in_flight",
             ),
         ]
 

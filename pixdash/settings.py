@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "pixdash.core.middleware.RequestIdMiddleware",
     "pixdash.core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A database outage raised by a page's view becomes the 503 page, not a 500.
+    "pixdash.core.outages.OutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -166,8 +168,13 @@ elif _engine == "django.db.backends.postgresql" and env_bool("PIXDASH_DB_POOL", 
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("PIXDASH_DB_POOL_MIN", 2),
         "max_size": env_int("PIXDASH_DB_POOL_MAX", 20, minimum=1),
-        "timeout": 10,
+        # With the database down a request waits this long for a connection, then answers
+        # 503 (pixdash/core/outages.py).
+        "timeout": env_int("PIXDASH_DB_POOL_TIMEOUT", 10, minimum=1),
     }
+    # A pooled connection is checked (one empty query) before it is handed out, so
+    # connections a PostgreSQL restart killed are replaced instead of failing a request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -275,6 +282,8 @@ PIXDASH_JOB_MAX_ATTEMPTS = env_int("PIXDASH_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # A submitted job no worker picked up within this is failed and its credits released.
 PIXDASH_JOB_QUEUE_TIMEOUT = env_int("PIXDASH_JOB_QUEUE_TIMEOUT", 3600, minimum=60)
 PIXDASH_MEDIA_URL_TTL = env_int("PIXDASH_MEDIA_URL_TTL", 3600, minimum=60)
+# Jobs one team may have queued or running at once, so it cannot starve the others.
+PIXDASH_TEAM_MAX_JOBS_IN_FLIGHT = env_int("PIXDASH_TEAM_MAX_JOBS_IN_FLIGHT", 20, minimum=1)
 PIXDASH_API_RATE_LIMIT = env_int("PIXDASH_API_RATE_LIMIT", 600, minimum=1)  # per key, minute
 PIXDASH_MAX_UPLOAD_BYTES = env_int("PIXDASH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1)
 # Webhook deliveries and image URLs fetched for JSON edits never reach private, loopback or

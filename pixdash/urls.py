@@ -18,6 +18,9 @@ team_patterns = [
     *webhooks_urls.team_urlpatterns,
 ]
 
+# A database outage is a retryable 503 (JSON on /v1), any other crash the 500 page.
+handler500 = "pixdash.core.outages.server_error_or_unavailable"
+
 urlpatterns = [
     path("", project_views.root, name="root"),
     path("admin/", admin.site.urls),

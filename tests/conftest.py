@@ -15,6 +15,8 @@ from billing import ledger
 from pixdash.accounts.keys import create_api_key
 from pixdash.accounts.models import ApiKey, Membership, Role, Team, User
 from pixdash.accounts.teams import sign_up
+from pixdash.core import ratelimit
+from tests.services import own_redis  # noqa: F401 - a redis-server of the test's own
 
 PASSWORD = "correct horse battery staple"
 
@@ -116,11 +118,13 @@ def _catalog_seeded(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Per-key rate-limit windows live in the cache, keyed by the key's pk, which SQLite
-    reuses after each test's rollback: without this, the whole suite shares one window."""
+    """Rate-limit windows are keyed by primary keys, which SQLite reuses after each
+    test's rollback: without this, the whole suite shares one window."""
     cache.clear()
+    ratelimit.reset()
     yield
     cache.clear()
+    ratelimit.reset()
 
 
 # A real S3 endpoint (moto's server mode) for storage tests; see tests/s3.py.

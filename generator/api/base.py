@@ -1,16 +1,14 @@
 """api_view: what every /v1 endpoint shares."""
 
 import logging
-import math
-import time
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
 from django.views.decorators.csrf import csrf_exempt
 
 from generator.api.errors import ApiError, respond
 from pixdash.accounts.api_auth import api_key_required
+from pixdash.core import outages, ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +34,23 @@ def api_view(*methods: str, scope: str | tuple[str, ...] = ()):
             except ApiError as error:
                 headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
                 return respond(request, error, headers=headers)
+            except outages.DATABASE_UNAVAILABLE:
+                return outages.unavailable_response(request)
             except Exception:
                 logger.exception("unhandled error in %s", view.__name__)
                 return respond(request, ApiError(500, "internal_error", "Internal error."))
 
-        return csrf_exempt(api_key_required(wrapper))
+        authenticated = api_key_required(wrapper)
+
+        # Authentication reads the database too: an outage there is the same 503.
+        @wraps(view)
+        async def guarded(request, *args, **kwargs):
+            try:
+                return await authenticated(request, *args, **kwargs)
+            except outages.DATABASE_UNAVAILABLE:
+                return outages.unavailable_response(request)
+
+        return csrf_exempt(guarded)
 
     return decorator
 
@@ -55,20 +65,14 @@ def _check_scope(api_key, scopes: tuple[str, ...]) -> None:
 
 
 async def _check_rate_limit(request) -> None:
-    """A fixed one-minute window per key, counted in the shared cache (Redis in production)."""
-    now = time.time()
-    key = f"pixdash:ratelimit:{request.api_key.pk}:{int(now // 60)}"
-    if await cache.aadd(key, 1, timeout=90):
-        return
-    try:
-        count = await cache.aincr(key)
-    except ValueError:  # the window's key expired between add and incr
-        return
-    if count > settings.PIXDASH_API_RATE_LIMIT:
+    """Requests per minute per key: the key's own limit, else PIXDASH_API_RATE_LIMIT (one
+    atomic Redis round trip; allowed when Redis is down)."""
+    limit = request.api_key.rate_limit_per_minute or settings.PIXDASH_API_RATE_LIMIT
+    decision = await ratelimit.ahit("api-key", str(request.api_key.pk), limit=limit)
+    if not decision.allowed:
         raise ApiError(
             429,
             "rate_limited",
-            f"Rate limit of {settings.PIXDASH_API_RATE_LIMIT} requests per minute "
-            "for this key reached.",
-            retry_after=max(1, math.ceil(60 - now % 60)),
+            f"Rate limit of {limit} requests per minute for this key reached.",
+            retry_after=decision.retry_after,
         )

@@ -29,6 +29,7 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (jobs.ModelUnavailable, 503, "model_unavailable"),
     (jobs.NotPermitted, 403, "permission_denied"),
     (jobs.QueueUnavailable, 503, "queue_unavailable"),
+    (jobs.TooManyJobsInFlight, 429, "too_many_jobs_in_flight"),
     (jobs.AlreadyFinished, 409, "task_finished"),
     (jobs.JobError, 400, "invalid_request_error"),
 ]
@@ -38,7 +39,13 @@ def from_domain(error: Exception) -> ApiError:
     """The ApiError for a domain error raised by the pipeline or the ledger."""
     for kind, status, code in _DOMAIN_ERRORS:
         if isinstance(error, kind):
-            return ApiError(status, code, str(error), getattr(error, "param", None))
+            return ApiError(
+                status,
+                code,
+                str(error),
+                getattr(error, "param", None),
+                retry_after=getattr(error, "retry_after", None),
+            )
     raise TypeError(f"not a domain error: {error!r}") from error
 
 

@@ -20,8 +20,8 @@ from asgiref.sync import async_to_sync
 from django.db import IntegrityError, transaction
 
 from billing import ledger
+from generator.jobs import admission, planning, render, state
 from generator.jobs import deliver as delivery
-from generator.jobs import planning, render, state
 from generator.jobs.errors import (
     AlreadyFinished,
     IdempotencyMismatch,
@@ -31,6 +31,7 @@ from generator.jobs.errors import (
     NotPermitted,
     QueueUnavailable,
     RetryLater,
+    TooManyJobsInFlight,
 )
 from generator.jobs.planning import GenerationSpec, Plan, Quote, quote
 from generator.jobs.render import backoff
@@ -52,6 +53,7 @@ __all__ = [
     "QueueUnavailable",
     "Quote",
     "RetryLater",
+    "TooManyJobsInFlight",
     "Submission",
     "abandon",
     "backoff",
@@ -121,6 +123,7 @@ def submit(
                 user=user,
                 end_user=spec.end_user or "",
             )
+            admission.admit(team)  # after the hold: its row lock orders the count
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one created the job.
         if not idempotency_key:

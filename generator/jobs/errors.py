@@ -26,6 +26,15 @@ class IdempotencyMismatch(JobError):
     """The same Idempotency-Key came with a different request."""
 
 
+class TooManyJobsInFlight(JobError):
+    """The team already has as many jobs queued or running as it may; ``retry_after`` is
+    a suggested wait in seconds."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class QueueUnavailable(JobError):
     """The broker refused the job; it was failed and its hold released at once."""
 

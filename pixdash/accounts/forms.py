@@ -2,6 +2,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.utils import timezone
 
@@ -115,6 +116,18 @@ class ApiKeyForm(forms.Form):
         help_text="Refuse calls that do not name your end user (<code>user</code>), so usage "
         "can be told apart by them.",
     )
+    rate_limit_per_minute = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        label="Requests per minute (optional)",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "rate_limit_per_minute"
+        ].help_text = f"Empty uses the default of {settings.PIXDASH_API_RATE_LIMIT}."
 
     def clean_expires_on(self):
         expires_on = self.cleaned_data["expires_on"]

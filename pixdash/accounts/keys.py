@@ -83,6 +83,7 @@ def create_api_key(
     scopes: list[str] | None = None,
     require_end_user: bool = False,
     rolled_from: ApiKey | None = None,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with the raw key, which is never stored or shown again.
     Without ``scopes`` the key may do everything."""
@@ -103,6 +104,7 @@ def create_api_key(
                     scopes=scopes,
                     require_end_user=require_end_user,
                     rolled_from=rolled_from,
+                    rate_limit_per_minute=rate_limit_per_minute,
                 )
         except IntegrityError:
             continue  # a lookup-prefix collision (1 in 62^8): draw again
@@ -149,6 +151,7 @@ def roll_api_key(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
             expires_at=locked.expires_at,
             allowed_models=locked.allowed_models,
             monthly_credit_limit=locked.monthly_credit_limit,
+            rate_limit_per_minute=locked.rate_limit_per_minute,
             scopes=locked.scopes,
             require_end_user=locked.require_end_user,
             rolled_from=locked,

@@ -236,6 +236,10 @@ class ApiKey(models.Model):
     rolled_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
     )
+    # Empty: PIXDASH_API_RATE_LIMIT applies.
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="API requests per minute; empty uses the default."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

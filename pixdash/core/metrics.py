@@ -77,6 +77,11 @@ RETENTION_ACTIONS = Counter(
     ["action"],
 )
 
+RATE_LIMITER_FAILURES = Counter(
+    "pixdash_rate_limiter_failures",
+    "Times the rate limiter's store (Redis) could not be reached and requests were let through",
+)
+
 
 def record_api_request(*, route: str, method: str, status: int, seconds: float) -> None:
     API_REQUESTS.labels(route, method, str(status)).inc()
@@ -108,6 +113,10 @@ def record_sweeper(action: str, count: int = 1) -> None:
 def record_retention(action: str, count: int = 1) -> None:
     if count:
         RETENTION_ACTIONS.labels(action).inc(count)
+
+
+def record_rate_limiter_failure() -> None:
+    RATE_LIMITER_FAILURES.inc()
 
 
 class _JobsCollector:

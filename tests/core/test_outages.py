@@ -67,7 +67,7 @@ def stack(cluster, tmp_path_factory):
         PIXDASH_DATA_DIR=str(tmp),
         PIXDASH_DB_POOL_TIMEOUT=str(POOL_TIMEOUT),
     )
-    yield {"url": web.extra["url"], "key": key, "slug": slug, "env": env}
+    yield {"url": web.extra["url"], "key": key, "slug": slug, "env": env, "log": web.log}
     web.stop()
 
 
@@ -118,7 +118,7 @@ def _check_outage(cluster, stack, browser: httpx.Client, api: httpx.Client) -> N
     try:
         for method, path, body in API_CALLS:
             response = api.request(method, path, json=body)
-            assert response.status_code == 503, (path, response.text[:300])
+            assert response.status_code == 503, (path, stack["log"]()[-3000:])
             error = response.json()["error"]
             assert error["code"] == "service_unavailable"
             assert error["type"] == "server_error"

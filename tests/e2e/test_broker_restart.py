@@ -14,7 +14,6 @@ from billing import ledger
 from generator.models import Generation, Status
 from tests.e2e.conftest import start_beat, start_web, start_worker
 from tests.ledger_audit import assert_ledger_invariants
-from tests.services import own_redis  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("small_renders")
 
@@ -48,7 +47,7 @@ def test_a_broker_restart_loses_no_job_and_keeps_the_worker_consuming(
     e2e_tmp,
     alice,
     alice_key,
-    own_redis,  # noqa: F811
+    own_redis,
 ):
     env = {
         "CELERY_BROKER_URL": own_redis.url(),

@@ -60,6 +60,7 @@ def key_create(request):
         monthly_credit_limit=form.cleaned_data["monthly_credit_limit"],
         scopes=form.cleaned_data["scopes"],
         require_end_user=form.cleaned_data["require_end_user"],
+        rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
     )
     return _render_keys(request, new_key=api_key, raw_key=raw_key)
 
