@@ -21,7 +21,15 @@ from pixdash.core.api_errors import error_response
 
 logger = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+try:
+    import psycopg
+
+    # Raised unwrapped where Django's error wrapper is not around the driver (the pool
+    # handing out or taking back a connection); PoolTimeout is an OperationalError too.
+    DATABASE_UNAVAILABLE += (psycopg.OperationalError, psycopg.InterfaceError)
+except ImportError:  # SQLite-only installs
+    pass
 RETRY_AFTER_SECONDS = 5
 API_MESSAGE = "The service is temporarily unavailable. Nothing was charged; try again shortly."
 
