@@ -53,6 +53,9 @@ def failure(generation: Generation) -> ApiError:
         return ApiError(422, "prompt_rejected", generation.error_message or "Prompt rejected.")
     if generation.status == Status.CANCELED:
         return ApiError(409, "canceled", generation.error_message or "The task was canceled.")
+    if generation.error_code == ErrorCode.BAD_REQUEST:
+        # The upstream refused this request as such: sending it again fails the same way.
+        return ApiError(400, "upstream_bad_request", generation.error_message)
     if generation.error_code == "queue_unavailable":
         return ApiError(503, "queue_unavailable", generation.error_message)
     message = generation.error_message or "The model could not make the image."

@@ -6,6 +6,7 @@ billing or storage: generator/jobs/ does, so an adapter can be tested with nothi
 transport.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -79,3 +80,22 @@ class Provider(Protocol):
     name: str
 
     async def generate(self, request: ImageRequest) -> ProviderImage: ...
+
+
+# Credentials an upstream may echo back in an error body: bearer tokens, OpenAI-style and
+# Google API keys, key= query parameters.
+_CREDENTIALS = re.compile(
+    r"(?i)(bearer\s+\S+|sk-[A-Za-z0-9_\-]{6,}|AIza[0-9A-Za-z_\-]{10,}|key=[^&\s'\"]+)"
+)
+
+
+def scrubbed(text: str, *, limit: int = 200) -> str:
+    """An upstream error text made safe for our logs: the configured provider keys and
+    anything shaped like a credential removed, cut to ``limit`` characters. Upstream text
+    never reaches a client or a row, scrubbed or not."""
+    from django.conf import settings
+
+    for secret in (settings.PIXDASH_OPENAI_API_KEY, settings.PIXDASH_GEMINI_API_KEY):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _CREDENTIALS.sub("[redacted]", text)[:limit]

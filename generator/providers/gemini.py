@@ -25,7 +25,13 @@ import math
 import httpx
 
 from generator.providers import http
-from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
+from generator.providers.base import (
+    ErrorCode,
+    ImageRequest,
+    ProviderError,
+    ProviderImage,
+    scrubbed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +221,13 @@ def _error_for(response: httpx.Response, model: str, request_id: str) -> Provide
     status = response.status_code
     error = _google_error(response)
     reasons = {
-        str(detail.get("reason"))
+        scrubbed(str(detail.get("reason")), limit=60)
         for detail in error.get("details") or []
         if isinstance(detail, dict) and detail.get("reason")
     }
-    google_status = str(error.get("status") or "")
-    text = str(error.get("message") or response.reason_phrase or "")[:300]
+    google_status = scrubbed(str(error.get("status") or ""), limit=60)
+    # For our logs only, scrubbed; messages that reach clients and rows are our own.
+    text = scrubbed(str(error.get("message") or response.reason_phrase or ""))
     common = {"upstream_status": status, "upstream_request_id": request_id}
     if "API_KEY_INVALID" in reasons or status in (401, 403):
         # Loud: every Gemini image fails until an operator fixes the key. The message
@@ -257,8 +264,9 @@ def _error_for(response: httpx.Response, model: str, request_id: str) -> Provide
             retryable=True,
             **common,
         )
+    logger.warning("Gemini refused a request (HTTP %s %s): %s", status, google_status, text)
     return ProviderError(
-        f"Gemini refused the request (HTTP {status}): {text}",
+        f"Gemini refused the request (HTTP {status}).",
         code=ErrorCode.BAD_REQUEST,
         **common,
     )

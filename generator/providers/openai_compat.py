@@ -22,7 +22,13 @@ import logging
 import httpx
 
 from generator.providers import http
-from generator.providers.base import ErrorCode, ImageRequest, ProviderError, ProviderImage
+from generator.providers.base import (
+    ErrorCode,
+    ImageRequest,
+    ProviderError,
+    ProviderImage,
+    scrubbed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +243,9 @@ def _error_for(response: httpx.Response, model: str, request_id: str) -> Provide
         body = {}
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
-    code = str(error.get("code") or "")
-    text = str(error.get("message") or response.reason_phrase or "")[:300]
+    code = scrubbed(str(error.get("code") or ""), limit=60)
+    # For our logs only, scrubbed; messages that reach clients and rows are our own.
+    text = scrubbed(str(error.get("message") or response.reason_phrase or ""))
     common = {"upstream_status": status, "upstream_request_id": request_id}
     if status in (401, 403) or (status == 429 and code == "insufficient_quota"):
         # Upstream messages about keys show at most a masked key ("sk-ab***yz").
@@ -275,8 +282,9 @@ def _error_for(response: httpx.Response, model: str, request_id: str) -> Provide
             retryable=True,
             **common,
         )
+    logger.warning("The image API refused a request (HTTP %s %s): %s", status, code, text)
     return ProviderError(
-        f"The image API refused the request (HTTP {status}): {text}",
+        f"The image API refused the request (HTTP {status}).",
         code=ErrorCode.BAD_REQUEST,
         **common,
     )
