@@ -196,9 +196,11 @@ def _in_flight(t: Table, c: dict) -> None:
             ratio=False,
         )
         t.add(
-            f"{name}: pool errors / logged errors",
+            f"{name}: logged errors: pool / lost work / all",
             "0",
-            pixdash=_pair(pix.get("pool_errors"), pix.get("error_records")),
+            pixdash=" / ".join(
+                _fmt(pix.get(k)) for k in ("pool_errors", "executor_errors", "error_records")
+            ),
             ok=pix.get("error_records") == 0,
             ratio=False,
         )

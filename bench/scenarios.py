@@ -234,7 +234,9 @@ async def in_flight_run(
         "p95_ms": _ms(outcome.quantile(0.95)),
     }
     if tree:
-        row["cpu_ms"] = round(cpu * 1000 / max(outcome.ok, 1), 2)
+        # Per request sent: a gateway that answers none still spent its CPU on them.
+        row["cpu_s"] = round(cpu, 3)
+        row["cpu_ms"] = round(cpu * 1000 / max(outcome.ok + outcome.failed, 1), 2)
         row["rss_baseline_mb"] = round(baseline / MB, 1)
         row["rss_peak_mb"] = round(samples.peak_rss / MB, 1)
         row["rss_growth_per_request_mb"] = round((samples.peak_rss - baseline) / level / MB, 3)
