@@ -186,6 +186,10 @@ class WebhookNotConfigured(Exception):
     pass
 
 
+class MalformedEvent(ValueError):
+    """Correctly signed, but not shaped like the Stripe event it claims to be."""
+
+
 def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
     """Verify the signature over the raw body with Stripe's own code (HMAC-SHA256 of
     ``timestamp.body``, 5-minute tolerance). Raises WebhookNotConfigured without a secret:
@@ -194,14 +198,29 @@ def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise WebhookNotConfigured
-    return stripe.Webhook.construct_event(payload, signature, secret)
+    try:
+        return stripe.Webhook.construct_event(payload, signature, secret)
+    except RecursionError:
+        raise MalformedEvent("The event body is nested too deeply.") from None
+    except (AttributeError, TypeError, KeyError):
+        # The signature held, but the body is JSON that is not an object (an array, a
+        # string): Stripe's parser assumes an object.
+        raise MalformedEvent("The event body must be a JSON object.") from None
+
+
+_HANDLED = frozenset(
+    {"checkout.session.completed", "checkout.session.async_payment_succeeded", "charge.refunded"}
+)
 
 
 def handle_event(event: stripe.Event) -> str:
     """Apply a verified event; returns what happened, for the log and the response."""
     data = event.to_dict()
     kind = data.get("type")
-    obj = (data.get("data") or {}).get("object") or {}
+    section = data.get("data")
+    obj = section.get("object") if isinstance(section, dict) else None
+    if kind in _HANDLED and not isinstance(obj, dict):
+        raise MalformedEvent(f"A {kind} event needs data.object to be an object.")
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if not isinstance(obj.get("id"), str):
             return "malformed"

@@ -192,9 +192,14 @@ def stripe_webhook(request):
         event = topups.verify_event(request.body, request.headers.get("Stripe-Signature"))
     except topups.WebhookNotConfigured:
         return HttpResponse("Stripe webhooks are not configured.", status=503)
+    except topups.MalformedEvent as error:  # signed, but not an event object
+        return HttpResponse(str(error), status=400, content_type="text/plain")
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponse("Invalid signature or payload.", status=400)
-    outcome = topups.handle_event(event)
+    try:
+        outcome = topups.handle_event(event)
+    except topups.MalformedEvent as error:  # signed, but oddly shaped
+        return HttpResponse(str(error), status=400, content_type="text/plain")
     logger.info("stripe event %s: %s", event.to_dict().get("id"), outcome)
     return HttpResponse(outcome, content_type="text/plain")
 

@@ -37,6 +37,10 @@ def edit_spec(request, *, validate, build) -> jobs.GenerationSpec:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_request_error", "The body is not valid JSON.") from None
+    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep
+        raise ApiError(
+            400, "invalid_request_error", "The JSON body is nested too deeply."
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request_error", "The body must be a JSON object.")
     fields = validate(ImageEditJsonRequest, body)

@@ -30,6 +30,10 @@ def _parse_json(request) -> dict:
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError, RequestDataTooBig):
         raise ApiError(400, "invalid_request_error", "The body is not valid JSON.") from None
+    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep: json recurses per level
+        raise ApiError(
+            400, "invalid_request_error", "The JSON body is nested too deeply."
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request_error", "The body must be a JSON object.")
     return body
@@ -111,10 +115,19 @@ def _image_parts(files) -> list[tuple[str, object]]:
     """``image``, ``image[]`` (what the OpenAI SDK sends for a list) and ``image[0]``…"""
     parts = [("image", f) for f in files.getlist("image")]
     parts += [("image[]", f) for f in files.getlist("image[]")]
-    indexed = [key for key in files if key.startswith("image[") and key[6:-1].isdigit()]
+    # ASCII digits only: "image[²]" passes str.isdigit() but not int().
+    indexed = [
+        key
+        for key in files
+        if key.startswith("image[") and key.endswith("]") and _is_index(key[6:-1])
+    ]
     for key in sorted(indexed, key=lambda k: int(k[6:-1])):
         parts += [(key, f) for f in files.getlist(key)]
     return parts
+
+
+def _is_index(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _inspect(upload, param: str) -> images.UploadedImage:

@@ -236,3 +236,47 @@ def test_a_refund_of_spent_credits_never_goes_below_zero(alice, session):
 def test_a_refund_for_an_unknown_payment_changes_nothing(alice, session):
     deliver(refunded(500))
     assert ledger.balance(alice.team) == STARTING_CREDITS
+
+
+# --- Correctly signed, oddly shaped ---------------------------------------------------
+
+
+def deliver_raw(body: str):
+    header = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+    return Client().post(
+        URL, data=body, content_type="application/json", headers={"Stripe-Signature": header}
+    )
+
+
+@pytest.mark.parametrize("body", ["[1, 2, 3]", '"checkout.session.completed"', "42", "null"])
+def test_a_signed_body_that_is_not_an_object_is_a_400(body, session):
+    response = deliver_raw(body)
+
+    assert response.status_code == 400
+    assert response.content.decode() == "The event body must be a JSON object."
+    assert ledger.balance(session.team) == STARTING_CREDITS
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.completed", "charge.refunded"])
+@pytest.mark.parametrize("obj", ["cs_test_123", ["cs_test_123"], 5, None])
+def test_a_signed_event_whose_data_object_is_not_an_object_is_a_400(kind, obj, session):
+    event = {"id": "evt_odd", "object": "event", "type": kind, "data": {"object": obj}}
+
+    response = deliver_raw(json.dumps(event))
+
+    assert response.status_code == 400
+    assert "needs data.object to be an object" in response.content.decode()
+    assert ledger.balance(session.team) == STARTING_CREDITS
+
+
+def test_a_signed_event_whose_data_is_a_string_is_a_400(session):
+    event = {"id": "evt_odd", "object": "event", "type": "charge.refunded", "data": "x"}
+
+    assert deliver_raw(json.dumps(event)).status_code == 400
+
+
+def test_a_signed_body_nested_100000_deep_is_a_400(session):
+    response = deliver_raw("[" * 100_000 + "]" * 100_000)
+
+    assert response.status_code == 400
+    assert response.content.decode() == "The event body is nested too deeply."

@@ -378,3 +378,21 @@ def test_a_mask_over_20_mb_is_a_413(client, alice, alice_key, fake_gemini):
 
     assert_error(response, 413, "request_too_large", "mask")
     assert_nothing_happened(alice, fake_gemini)
+
+
+def test_an_image_field_with_a_non_ascii_digit_index_is_ignored_not_a_500(
+    client, alice, alice_key, fake_gemini
+):
+    # "²".isdigit() is True but int("²") raises: only ASCII indexes name images.
+    response = edit(client, alice_key, {"image[²]": upload(), "image[0]": upload()})
+
+    assert response.status_code == 200, response.content
+    (call,) = fake_gemini.calls
+    assert len(call.images) == 1
+
+
+def test_only_a_non_ascii_index_means_no_image_a_400(client, alice, alice_key, fake_gemini):
+    response = edit(client, alice_key, {"image[²]": upload()})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "image"

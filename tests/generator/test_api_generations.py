@@ -512,3 +512,15 @@ async def test_it_answers_the_same_through_the_asgi_handler(
         # The test client keeps Django from closing connections after a request: hand
         # back that thread's connection, or the test database cannot be dropped.
         await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.parametrize("path", [URL, "/v1/images/quote", "/v1/images/edits"])
+def test_json_nested_100000_deep_is_a_400(client, alice_key, fake_gemini, path):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = client.post(
+        path, data=body, content_type="application/json", headers=alice_key.headers
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The JSON body is nested too deeply."
