@@ -90,9 +90,11 @@ def media_signed(request: HttpRequest, token: str):
 
 
 def _stored_images():
-    """Images whose files still exist: purged ones (after the undo window or the team's
-    retention period) answer 404 on every URL."""
-    return OutputImage.objects.filter(purged_at__isnull=True).select_related("generation")
+    """Images that may be served: deleted ones (restorable for the undo window, then
+    purged) and purged ones answer 404 on every URL."""
+    return OutputImage.objects.filter(
+        deleted_at__isnull=True, purged_at__isnull=True
+    ).select_related("generation")
 
 
 def serve_image(output: OutputImage, *, thumbnail: bool) -> HttpResponse:

@@ -185,3 +185,14 @@ def test_a_link_whose_file_is_gone_is_a_404(client, output):
 
 def test_posting_to_a_link_is_a_405(client, output):
     assert client.post(media.signed_path(output)).status_code == 405
+
+
+def test_a_deleted_images_links_are_404s(client, output):
+    original = media.signed_path(output)
+    thumbnail = media.signed_path(output, thumbnail=True)
+    assert client.get(original).status_code == 200
+    output.deleted_at = output.created_at
+    output.save()
+
+    assert client.get(original).status_code == 404
+    assert client.get(thumbnail).status_code == 404

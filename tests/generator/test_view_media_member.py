@@ -22,3 +22,15 @@ def test_other_teams_and_anonymous_visitors_get_nothing(alice, charlie, make_job
     assert charlie.client.get(f"/images/{image.pk}/original").status_code == 404
     assert charlie.client.get(f"/images/{image.pk}/thumbnail").status_code == 404
     assert client.get(f"/images/{image.pk}/original").status_code == 302  # to log in
+
+
+def test_a_deleted_image_is_a_404_until_restored(alice, make_job):
+    image = make_job(alice).outputs.get()
+    prefix = f"/t/{alice.team.slug}"
+    assert alice.client.post(f"{prefix}/images/{image.pk}/delete/").status_code in (200, 302)
+
+    assert alice.client.get(f"/images/{image.pk}/original").status_code == 404
+    assert alice.client.get(f"/images/{image.pk}/thumbnail").status_code == 404
+
+    alice.client.post(f"{prefix}/images/{image.pk}/restore/")
+    assert alice.client.get(f"/images/{image.pk}/original").status_code == 200
