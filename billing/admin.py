@@ -1,6 +1,7 @@
 import csv
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -51,9 +52,12 @@ class CreditAccountAdmin(ReadOnlyAdmin):
         ]
 
     def grant_view(self, request, pk: int):
-        """Staff grants and adjustments, recorded in the ledger with reason and actor."""
-        if not request.user.has_perm("billing.view_creditaccount") or not request.user.is_staff:
-            return redirect("admin:index")
+        """Staff grants and adjustments, recorded in the ledger with reason and actor. Needs
+        billing.grant_credits: seeing the accounts is not enough to mint credits."""
+        if not (request.user.is_staff and request.user.has_perm("billing.grant_credits")):
+            raise PermissionDenied(
+                "Granting credits needs the “Can grant and adjust credits” permission."
+            )
         account = get_object_or_404(CreditAccount.objects.select_related("team"), pk=pk)
         form = StaffCreditForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -163,8 +167,17 @@ class RedeemBatchAdmin(admin.ModelAdmin):
     def redeemed(self, obj) -> int:
         return sum(obj.uses_per_code - c.remaining_uses for c in obj.codes.all())
 
-    @admin.action(description="Generate codes and download CSV (once per batch)")
+    def has_generate_redeem_codes_permission(self, request) -> bool:
+        return request.user.has_perm("billing.generate_redeem_codes")
+
+    @admin.action(
+        description="Generate codes and download CSV (once per batch)",
+        permissions=["generate_redeem_codes"],
+    )
     def download_codes(self, request, queryset):
+        # Django offers the action only with the permission; this refuses a forged POST too.
+        if not self.has_generate_redeem_codes_permission(request):
+            raise PermissionDenied("Generating redeem codes needs its own permission.")
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one batch.", messages.ERROR)
             return None

@@ -26,6 +26,8 @@ class CreditAccount(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # Viewing accounts is not enough to mint credits: grants need their own permission.
+        permissions = [("grant_credits", "Can grant and adjust credits")]
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="credit_balance_not_negative"),
             models.CheckConstraint(condition=Q(on_hold__gte=0), name="credit_on_hold_not_negative"),
@@ -259,6 +261,7 @@ class RedeemBatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "redeem batches"
+        permissions = [("generate_redeem_codes", "Can generate and download redeem codes")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(credits__gt=0), name="redeem_batch_credits_positive"
