@@ -6,6 +6,7 @@ malformed stop the process with ImproperlyConfigured instead of running half-con
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: refuses sign-ins while an account or address is locked.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pixdash.urls"
@@ -194,6 +198,21 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes, counts in the database): this many failures for one
+# account, or from one address, lock it for PIXDASH_LOGIN_COOLOFF_MINUTES.
+PIXDASH_LOGIN_FAILURE_LIMIT = env_int("PIXDASH_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+PIXDASH_LOGIN_COOLOFF_MINUTES = env_int("PIXDASH_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = PIXDASH_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PIXDASH_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "pixdash.accounts.throttling.username_for"
+AXES_LOCKOUT_CALLABLE = "pixdash.accounts.throttling.locked_out"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "root"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [

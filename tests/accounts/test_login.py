@@ -75,3 +75,48 @@ def test_logout_by_post_ends_the_session(alice):
 def test_logging_out_one_user_leaves_another_signed_in(alice, charlie):
     alice.client.post("/accounts/logout/")
     assert charlie.client.get(f"{charlie.prefix}/team/").status_code == 200
+
+
+# --- Throttling --------------------------------------------------------------------------
+
+
+def _attempt(username: str, password: str, address: str = "198.51.100.7"):
+    return Client(REMOTE_ADDR=address).post(
+        "/accounts/login/", {"username": username, "password": password}
+    )
+
+
+def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(alice, settings):
+    limit = settings.AXES_FAILURE_LIMIT
+    # However the address is typed, and from whichever network, it is one account.
+    spellings = ["alice@acme.test", "ALICE@acme.test", " Alice@Acme.Test "]
+    for i in range(limit - 1):
+        answer = _attempt(spellings[i % 3], "wrong", address=f"203.0.113.{i}")
+        assert answer.status_code == 200
+    assert _attempt("alice@acme.test", "wrong", address="203.0.113.99").status_code == 429
+
+    # Now even the right password is refused, from anywhere, until the cool-off ends.
+    locked = _attempt("alice@acme.test", PASSWORD, address="203.0.113.200")
+
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert f"Wait {settings.PIXDASH_LOGIN_COOLOFF_MINUTES} minutes" in locked.content.decode()
+
+
+def test_one_address_guessing_many_accounts_is_locked_out(alice, bob, charlie, settings):
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _attempt(f"nobody{i}@acme.test", "wrong")
+
+    assert _attempt("bob@acme.test", PASSWORD).status_code == 429
+    # Another address can still sign in to the same account.
+    assert _attempt("bob@acme.test", PASSWORD, address="192.0.2.9").status_code == 302
+
+
+def test_a_success_resets_the_count(alice, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _attempt("alice@acme.test", "wrong")
+    assert _attempt("alice@acme.test", PASSWORD).status_code == 302
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _attempt("alice@acme.test", "wrong")
+    assert _attempt("alice@acme.test", PASSWORD).status_code == 302
