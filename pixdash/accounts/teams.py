@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from pixdash.accounts.models import Invitation, Membership, Role, Team, User
+from pixdash.accounts.models import ApiKey, Invitation, Membership, Role, Team, User
 from pixdash.accounts.signals import user_signed_up
 
 
@@ -124,11 +124,34 @@ def _delete_membership(membership: Membership) -> None:
         )
 
 
-def remove_member(*, actor: Membership, target: Membership) -> None:
+def remove_member(*, actor: Membership, target: Membership, revoke_keys: bool = True) -> int:
+    """Remove a member; with ``revoke_keys`` (the team page's default) also revoke the
+    API keys they created for this team, in the same transaction. Returns how many keys
+    were revoked.
+
+    Keys the remover chooses to keep stay the team's: they keep working and spending the
+    team's credits, listed on the keys page under their name as before, so an integration
+    a former member set up does not break. Revoke them there at any time."""
     if actor.pk == target.pk:
         raise TeamRuleError("Use 'Leave team' to remove yourself.")
     _check_may_manage(actor, target)
-    _delete_membership(target)
+    with transaction.atomic():
+        _delete_membership(target)
+        if not revoke_keys:
+            return 0
+        return ApiKey.objects.filter(
+            team_id=target.team_id, created_by_id=target.user_id, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now(), revoked_by=actor.user)
+
+
+def keys_created_by_members(team: Team) -> dict[int, list[ApiKey]]:
+    """The team's unrevoked API keys by the user who created them (one query)."""
+    by_user: dict[int, list[ApiKey]] = {}
+    for api_key in ApiKey.objects.filter(
+        team=team, revoked_at__isnull=True, created_by__isnull=False
+    ).order_by("name", "pk"):
+        by_user.setdefault(api_key.created_by_id, []).append(api_key)
+    return by_user
 
 
 def leave_team(*, membership: Membership) -> None:

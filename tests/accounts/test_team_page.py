@@ -283,3 +283,52 @@ def test_managing_acts_on_the_current_team_only(alice, charlie):
     response = alice.client.post(f"{alice.prefix}/team/members/{charlie.membership.pk}/remove/")
     assert response.status_code == 404
     assert Membership.objects.filter(pk=charlie.membership.pk).exists()
+
+
+# --- Offboarding: the keys a removed member created ----------------------------------
+
+
+def _models(client: Client, key) -> int:
+    return client.get("/v1/models", headers=key.headers).status_code
+
+
+def test_the_remove_form_lists_the_members_keys_with_revoke_ticked(alice, bob, bob_key):
+    page = alice.client.get(_acme("/team/")).content.decode()
+
+    assert "Also revoke the API key they created" in page
+    assert 'name="revoke_keys" value="1" checked' in page
+    assert "bob-script" in page
+    assert "never used" in page
+
+
+def test_removing_a_member_revokes_their_keys_by_default(alice, bob, bob_key, alice_key):
+    assert _models(Client(), bob_key) == 200
+
+    response = alice.client.post(
+        _acme(f"/team/members/{bob.membership.pk}/remove/"),
+        {"revoke_keys": ["0", "1"]},  # what the ticked box sends
+        follow=True,
+    )
+
+    assert "bob@acme.test was removed from Acme and 1 API key revoked" in _messages(response)
+    assert _models(Client(), bob_key) == 401
+    assert _models(Client(), alice_key) == 200
+    bob_key.api_key.refresh_from_db()
+    assert bob_key.api_key.revoked_by == alice.user
+
+
+def test_a_remover_may_keep_the_keys_which_stay_the_teams(alice, bob, bob_key):
+    alice.client.post(_acme(f"/team/members/{bob.membership.pk}/remove/"), {"revoke_keys": "0"})
+
+    assert not Membership.objects.filter(pk=bob.membership.pk).exists()
+    assert _models(Client(), bob_key) == 200  # kept on purpose: the team's integration
+    assert "bob-script" in alice.client.get(_acme("/keys/")).content.decode()
+
+
+def test_another_teams_member_cannot_be_removed_nor_their_keys_revoked(alice, charlie_key):
+    charlie_membership = Membership.objects.get(user__email="charlie@globex.test")
+
+    response = alice.client.post(_acme(f"/team/members/{charlie_membership.pk}/remove/"))
+
+    assert response.status_code == 404
+    assert _models(Client(), charlie_key) == 200

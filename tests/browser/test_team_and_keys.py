@@ -176,3 +176,22 @@ def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page,
     expect(page.get_by_label("Current team")).to_have_value(
         str(User.objects.get(email="sam@example.test").current_team.pk)
     )
+
+
+def test_removing_a_member_offers_to_revoke_their_keys(
+    new_page, live_server, log_in, screenshot, alice, bob, bob_key
+):
+    for width, height in ((1366, 900), (390, 844)):
+        page = new_page(viewport={"width": width, "height": height})
+        log_in(page, alice.user, f"/t/{alice.team.slug}/team/")
+        page.get_by_text("Remove…").click()
+        box = page.get_by_label("Also revoke the API key they created")
+        expect(box).to_be_checked()
+        expect(page.get_by_text("bob-script")).to_be_visible()
+        screenshot(page, f"team-remove-member-keys-{width}")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove Bob").click()
+    expect(page.get_by_text("and 1 API key revoked")).to_be_visible()
+    bob_key.api_key.refresh_from_db()
+    assert bob_key.api_key.revoked_at is not None

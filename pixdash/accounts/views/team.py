@@ -18,6 +18,7 @@ from pixdash.accounts.teams import (
     TeamRuleError,
     change_role,
     create_team,
+    keys_created_by_members,
     leave_team,
     remove_member,
     rename_team,
@@ -34,9 +35,13 @@ def render_team(
     request, *, name_form=None, invitation_form=None, retention_form=None, status=200, **extra
 ):
     team = request.team
+    members = list(team.memberships.select_related("user").order_by("created_at", "id"))
+    keys = keys_created_by_members(team)
+    for member in members:  # offered for revocation when the member is removed
+        member.created_keys = keys.get(member.user_id, [])
     context = {
         **extra,
-        "members": team.memberships.select_related("user").order_by("created_at", "id"),
+        "members": members,
         "invitations": [i for i in team.invitations.select_related("invited_by") if i.is_pending],
         "name_form": name_form or TeamNameForm(initial={"name": team.name}),
         "invitation_form": invitation_form or InvitationForm(),
@@ -98,12 +103,15 @@ def member_role(request, pk: int):
 @team_required(manager=True)
 def member_remove(request, pk: int):
     target = _get_membership_for_team(request, pk)
+    # The form sends revoke_keys=0 when the box is unticked; anything else revokes.
+    revoke = request.POST.get("revoke_keys", "1") != "0"
     try:
-        remove_member(actor=request.membership, target=target)
+        revoked = remove_member(actor=request.membership, target=target, revoke_keys=revoke)
     except TeamRuleError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{target.user} was removed from {request.team}.")
+        keys = f" and {revoked} API key{'s' if revoked != 1 else ''} revoked" if revoked else ""
+        messages.success(request, f"{target.user} was removed from {request.team}{keys}.")
     return redirect("team", request.team.slug)
 
 
