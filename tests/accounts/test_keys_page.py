@@ -133,8 +133,11 @@ def test_revoking_twice_is_harmless(alice, alice_key):
     assert "already revoked" in response.content.decode()
 
 
-def test_keys_survive_the_removal_of_their_creator(alice, bob, bob_key):
-    alice.client.post(f"{alice.prefix}/team/members/{bob.membership.pk}/remove/")
+def test_keys_kept_at_their_creators_removal_stay_the_teams(alice, bob, bob_key):
+    # Revoking is the default (tests/accounts/test_team_page.py); here the owner keeps them.
+    alice.client.post(
+        f"{alice.prefix}/team/members/{bob.membership.pk}/remove/", {"revoke_keys": "0"}
+    )
     key = ApiKey.objects.get(pk=bob_key.api_key.pk)
     assert key.team == alice.team
     assert key.created_by == bob.user
