@@ -370,7 +370,10 @@ def pixdash_env(*, database: Database, redis: Service, upstream: Service) -> dic
         # One process: the figures are per web process, whatever serves production.
         WEB_CONCURRENCY="1",
         PIXDASH_WEB_WORKERS="1",
-        # The per-key limit guards against abuse; a benchmark is one key at full speed.
+        # The per-key rate limit and the per-team cap on jobs in flight guard against one
+        # tenant starving the others; the benchmark is one key of one team at full speed
+        # (1,000 in flight), so both are raised out of the way.
         PIXDASH_API_RATE_LIMIT="1000000000",
+        PIXDASH_TEAM_MAX_JOBS_IN_FLIGHT="1000000",
     )
     return env
