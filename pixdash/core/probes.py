@@ -7,7 +7,10 @@ their way (and their cost out of every probe). Only these three exact paths are 
 - /healthz: the process is up and serving. No dependency is touched.
 - /readyz: the database, the broker, the cache and the media storage, each checked on its
   own thread with PIXDASH_READY_TIMEOUT; JSON with each check's outcome and latency; 503
-  when any is down, so the balancer stops sending traffic to this process.
+  when the database, broker or storage is down, so the balancer stops sending traffic to
+  this process. The cache is reported but never makes a process unready: only rate
+  limiting uses it, and that lets requests through while it is down (every process
+  would otherwise leave the balancer at once over a cache outage).
 - /metrics: Prometheus text, for `Authorization: Bearer $PIXDASH_METRICS_TOKEN` only.
 """
 
@@ -79,6 +82,10 @@ CHECKS = {
 }
 
 
+# Reported, but a failure does not make the process unready (see the module docstring).
+OPTIONAL_CHECKS = frozenset({"cache"})
+
+
 def _timed(check) -> float:
     started = time.perf_counter()
     check()
@@ -107,7 +114,8 @@ def readiness() -> tuple[bool, dict]:
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }
             logger.warning("readiness: %s failed: %s", name, type(error).__name__)
-    return all(r["ok"] for r in results.values()), results
+    ready = all(r["ok"] for name, r in results.items() if name not in OPTIONAL_CHECKS)
+    return ready, results
 
 
 def healthz(request) -> HttpResponse:

@@ -54,13 +54,15 @@ def _redis_cache(port: int) -> dict:
     }
 
 
-def test_readyz_answers_503_when_the_cache_is_down(client, db):
+def test_readyz_reports_a_cache_outage_but_stays_ready(client, db):
+    # Only rate limiting uses the cache, and it lets requests through while it is down:
+    # taking every process out of the balancer over it would be a full outage.
     with override_settings(CACHES=_redis_cache(free_port())):
         response = client.get("/readyz")
 
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "ok"
     assert body["checks"]["cache"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
 
@@ -74,7 +76,7 @@ def test_a_check_that_hangs_is_cut_at_the_timeout(client, db):
         with override_settings(CACHES=_redis_cache(port), PIXDASH_READY_TIMEOUT=0.5):
             response = client.get("/readyz")
 
-    assert response.status_code == 503
+    assert response.status_code == 200  # the cache is reported, not required
     assert response.json()["checks"]["cache"] == {
         "ok": False,
         "error": "timeout",
