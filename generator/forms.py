@@ -6,7 +6,7 @@ from django import forms
 from generator import catalog
 from generator import images as imaging
 from generator.jobs import GenerationSpec
-from generator.models import ImageModel, OutputImage, Source
+from generator.models import ImageModel, InputImage, OutputImage, Source
 from generator.providers.registry import availability
 
 MAX_PROMPT = 32000
@@ -27,6 +27,24 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(item, initial) for item in files]
 
 
+class IdListField(forms.Field):
+    """Several object ids in repeated hidden inputs; which objects they may name is the
+    form's to check."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        ids = []
+        for item in value or []:
+            text = str(item)
+            if not (text.isascii() and text.isdigit()) or len(text) > 12:
+                raise forms.ValidationError(
+                    "A reference image of the earlier job no longer exists."
+                )
+            ids.append(int(text))
+        return ids[:16]
+
+
 def model_choices() -> list[ImageModel]:
     """Enabled models with their availability, for the picker (unavailable ones included,
     greyed out, so people learn they exist and why they cannot use them)."""
@@ -37,12 +55,18 @@ def model_choices() -> list[ImageModel]:
 
 
 class GenerateForm(forms.Form):
+    """The generator page's form. Its fields' limits and messages are also what the page
+    checks in the browser before sending (``browser_rules``): one source for both."""
+
     prompt = forms.CharField(
         max_length=MAX_PROMPT,
         widget=forms.Textarea(
             attrs={"rows": 4, "placeholder": "A lighthouse at dusk, watercolour, soft light"}
         ),
-        error_messages={"required": "Describe the image you want."},
+        error_messages={
+            "required": "Describe the image you want.",
+            "max_length": f"Keep the prompt under {MAX_PROMPT:,} characters.",
+        },
     )
     model = forms.ChoiceField(error_messages={"invalid_choice": "Pick one of the listed models."})
     n = forms.IntegerField(
@@ -51,6 +75,8 @@ class GenerateForm(forms.Form):
         max_value=MAX_IMAGES_PER_JOB,
         initial=1,
         error_messages={
+            "required": f"Ask for 1 to {MAX_IMAGES_PER_JOB} images.",
+            "invalid": f"Ask for 1 to {MAX_IMAGES_PER_JOB} images.",
             "min_value": "Ask for at least 1 image.",
             "max_value": f"Ask for at most {MAX_IMAGES_PER_JOB} images at once.",
         },
@@ -58,12 +84,15 @@ class GenerateForm(forms.Form):
     aspect_ratio = forms.CharField(label="Aspect ratio", required=False, max_length=8)
     images = MultipleImageField(label="Reference images", required=False)
     edit_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Reference images of an earlier job, kept when its settings are reused.
+    reuse_inputs = IdListField(required=False)
 
     def __init__(self, *args, team, models: list[ImageModel], **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.models = team, {m.public_id: m for m in models}
         self.fields["model"].choices = [(m.public_id, m.display_name) for m in models]
         self.edited_from: OutputImage | None = None
+        self.reused: list[InputImage] = []
         self.uploads: list[imaging.UploadedImage] = []
 
     @property
@@ -94,34 +123,39 @@ class GenerateForm(forms.Form):
             raise forms.ValidationError("The image to edit no longer exists.")
         return pk
 
+    def clean_reuse_inputs(self) -> list[int]:
+        ids = self.cleaned_data.get("reuse_inputs") or []
+        self.reused = list(
+            InputImage.objects.filter(
+                generation__team=self.team, pk__in=ids, role=InputImage.Role.IMAGE
+            ).order_by("generation_id", "position")
+        )
+        if len(self.reused) != len(set(ids)):
+            raise forms.ValidationError("A reference image of the earlier job no longer exists.")
+        return ids
+
     def clean(self):
         cleaned = super().clean()
         image_model = self.models.get(cleaned.get("model") or "")
         if image_model is None:
             return cleaned
-        ratio = cleaned.get("aspect_ratio") or image_model.default_aspect_ratio
-        if ratio not in image_model.sizes:
-            ratio = image_model.default_aspect_ratio
-        cleaned["aspect_ratio"] = ratio
+        cleaned["aspect_ratio"] = nearest_ratio(image_model, cleaned.get("aspect_ratio"))
         self.uploads = self._inspect_uploads(image_model, cleaned.get("images") or [])
         return cleaned
 
     def _inspect_uploads(self, image_model, files) -> list[imaging.UploadedImage]:
-        references = [self.edited_from.file] if self.edited_from else []
-        total = len(references) + len(files)
+        stored = [self.edited_from.file] if self.edited_from else []
+        stored += [reused.file for reused in self.reused]
+        total = len(stored) + len(files)
         if total and not image_model.supports_edit:
             self.add_error("images", f"{image_model.display_name} cannot edit images.")
             return []
         if total > image_model.max_reference_images:
-            self.add_error(
-                "images",
-                f"{image_model.display_name} takes at most {image_model.max_reference_images} "
-                f"reference images; you added {total}.",
-            )
+            self.add_error("images", too_many_references(image_model, total))
             return []
         uploads = []
-        for stored in references:
-            with stored.open("rb") as handle:
+        for reference in stored:
+            with reference.open("rb") as handle:
                 uploads.append(imaging.inspect_upload(handle.read(), param="image"))
         for upload in files:
             # Size, type and pixel count are checked on the bytes and header before any
@@ -142,6 +176,54 @@ class GenerateForm(forms.Form):
             size=data["aspect_ratio"],
             images=tuple(self.uploads),
         )
+
+    @classmethod
+    def browser_rules(cls) -> dict:
+        """The limits and messages the page checks before sending, taken from the fields
+        and the upload checks the server runs."""
+        prompt, n = cls.base_fields["prompt"], cls.base_fields["n"]
+        megabytes = imaging.MAX_UPLOAD_BYTES // (1024 * 1024)
+        return {
+            "prompt": {
+                "required": prompt.error_messages["required"],
+                "max_length": MAX_PROMPT,
+                "too_long": prompt.error_messages["max_length"],
+            },
+            "n": {
+                "min": n.min_value,
+                "max": n.max_value,
+                "invalid": n.error_messages["invalid"],
+                "too_few": n.error_messages["min_value"],
+                "too_many": n.error_messages["max_value"],
+            },
+            "images": {
+                "max_bytes": imaging.MAX_UPLOAD_BYTES,
+                "too_large": f"the file is larger than {megabytes} MB.",
+                "types": sorted(UPLOAD_TYPES),
+                "bad_type": "it must be a PNG, JPEG or WEBP image.",
+                "too_many": "{model} takes at most {max} reference images; you added {count}.",
+                "no_edits": "{model} cannot edit images.",
+            },
+        }
+
+
+UPLOAD_TYPES = {"image/png", "image/jpeg", "image/webp"}
+
+
+def nearest_ratio(image_model: ImageModel, ratio: str | None) -> str:
+    """The model's own ratio closest to ``ratio`` (16:9 asked of a model with 3:2 at most
+    gives 3:2, not a silent reset to the default); the default for nothing or nonsense."""
+    try:
+        return catalog.nearest_ratio(image_model, ratio or None)
+    except ValueError:
+        return image_model.default_aspect_ratio
+
+
+def too_many_references(image_model: ImageModel, count: int) -> str:
+    return (
+        f"{image_model.display_name} takes at most {image_model.max_reference_images} "
+        f"reference images; you added {count}."
+    )
 
 
 def _readable(error: imaging.ImageRejected) -> str:
@@ -190,3 +272,27 @@ class GalleryFilterForm(forms.Form):
         self.fields["member"].choices = [("", "Everyone")] + [
             (u.pk, u.get_short_name() or u.email) for u in members
         ]
+
+
+class ActivityFilterForm(forms.Form):
+    key = forms.TypedChoiceField(label="API key", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("completed", "Done"),
+            ("failed", "Failed"),
+            ("processing", "Running"),
+            ("submitted", "Queued"),
+        ],
+    )
+    source = forms.ChoiceField(
+        label="Source",
+        required=False,
+        choices=[("", "Browser and API"), (Source.UI, "Browser"), (Source.API, "API")],
+    )
+
+    def __init__(self, *args, keys, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [("", "Any key")] + [(k.pk, k.name) for k in keys]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generator import media, staff, views
+from generator import media, staff
 from generator.api import catalog as catalog_api
 from generator.api import images as images_api
 from generator.api import openapi
@@ -8,6 +8,7 @@ from generator.api import quote as quote_api
 from generator.api import tasks as tasks_api
 from generator.api import usage as usage_api
 from generator.api import webhooks as webhooks_api
+from generator.views import activity, gallery, generate, jobs, models
 
 urlpatterns = [
     path("v1/images/generations", images_api.create_generation),
@@ -44,17 +45,24 @@ urlpatterns = [
 
 # Browser pages of one team: generator, jobs, compare, gallery, models.
 team_urlpatterns = [
-    path("generate/", views.generate, name="generate"),
-    path("generate/cost/", views.generate_cost, name="generate_cost"),
-    path("generate/options/", views.generate_options, name="generate_options"),
-    path("jobs/<int:pk>/", views.job_card, name="job_card"),
-    path("jobs/<int:pk>/rerun/", views.job_rerun, name="job_rerun"),
-    path("jobs/<int:pk>/compare/", views.job_compare, name="job_compare"),
-    path("compare/", views.compare, name="compare"),
-    path("gallery/", views.gallery_page, name="gallery"),
-    path("images/<int:pk>/", views.image_detail, name="image_detail"),
-    path("images/<int:pk>/favourite/", views.image_favourite, name="image_favourite"),
-    path("images/<int:pk>/delete/", views.image_delete, name="image_delete"),
-    path("images/<int:pk>/restore/", views.image_restore, name="image_restore"),
-    path("models/", views.models_page, name="models"),
+    path("generate/", generate.generate, name="generate"),
+    path("generate/cost/", generate.generate_cost, name="generate_cost"),
+    path("generate/options/", generate.generate_options, name="generate_options"),
+    path("jobs/clear/", jobs.jobs_clear, name="jobs_clear"),
+    path("jobs/<int:pk>/", jobs.job_card, name="job_card"),
+    path("jobs/<int:pk>/rerun/", jobs.job_rerun, name="job_rerun"),
+    path("jobs/<int:pk>/compare/", jobs.job_compare, name="job_compare"),
+    path("jobs/<int:pk>/dismiss/", jobs.job_dismiss, name="job_dismiss"),
+    path("jobs/<int:pk>/inputs/<int:input_pk>", jobs.job_input, name="job_input"),
+    path("compare/", jobs.compare, name="compare"),
+    path("gallery/", gallery.gallery_page, name="gallery"),
+    path("images/bulk/", gallery.images_bulk, name="images_bulk"),
+    path("images/restore/", gallery.images_restore_many, name="images_restore_many"),
+    path("images/download.zip", gallery.images_zip, name="images_zip"),
+    path("images/<int:pk>/", gallery.image_detail, name="image_detail"),
+    path("images/<int:pk>/favourite/", gallery.image_favourite, name="image_favourite"),
+    path("images/<int:pk>/delete/", gallery.image_delete, name="image_delete"),
+    path("images/<int:pk>/restore/", gallery.image_restore, name="image_restore"),
+    path("models/", models.models_page, name="models"),
+    path("activity/", activity.activity_page, name="activity"),
 ]

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from billing import urls as billing_urls
 from generator import urls as generator_urls
-from generator.views import home
+from generator.views.generate import home
 from pixdash import views as project_views
 from pixdash.accounts import urls as accounts_urls
 from pixdash.accounts.access import team_urls

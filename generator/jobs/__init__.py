@@ -8,6 +8,7 @@
                database connection held while the provider works
     cancel()   cancel a queued job at once, or ask a running one to stop
     sweep()    settle jobs whose worker vanished (state.py)
+    resubmit() run a finished job's request again from the browser (resubmit.py)
 
 planning.py prices a request, state.py is the only writer of job state, render.py asks the
 providers, deliver.py stores images and settles. Errors are domain errors (errors.py).
@@ -35,6 +36,7 @@ from generator.jobs.errors import (
 )
 from generator.jobs.planning import GenerationSpec, Plan, Quote, quote
 from generator.jobs.render import backoff
+from generator.jobs.resubmit import resubmit
 from generator.jobs.state import abandon, sweep
 from generator.models import Generation, OutputImage, Status
 from pixdash.accounts.models import ApiKey, Team, User
@@ -59,6 +61,7 @@ __all__ = [
     "backoff",
     "cancel",
     "quote",
+    "resubmit",
     "run",
     "run_now",
     "submit",

@@ -1,12 +1,11 @@
 """How jobs and images read in the browser: failures in words, elapsed time, costs."""
 
-from decimal import Decimal
-
 from django import template
 from django.utils import timezone
 
 from generator.models import Generation, Status
 from generator.providers.base import ErrorCode
+from pixdash.accounts.templatetags import formatting
 
 register = template.Library()
 
@@ -57,14 +56,8 @@ def seconds(value) -> str:
     return f"{int(value // 60)} min {int(value % 60)} s"
 
 
-@register.filter
-def credits(value) -> str:
-    """2 → "2", 2.50 → "2.5": credits as people say them."""
-    if value is None:
-        return "0"
-    value = Decimal(value)
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
+# The one credits format, for the generator's templates too.
+register.filter("credits", formatting.credits)
 
 
 @register.filter

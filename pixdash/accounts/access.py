@@ -19,6 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.urls import include, path
+from django.utils.cache import patch_vary_headers
 
 from pixdash.accounts.models import Membership, User
 
@@ -74,7 +75,11 @@ def team_required(view=None, *, manager: bool = False):
             request.membership, request.team = membership, membership.team
             if request.method in ("GET", "HEAD") and not request.htmx:
                 remember_team(request.user, membership)
-            return view_func(request, *args, **kwargs)
+            response = view_func(request, *args, **kwargs)
+            # Team pages answer htmx with fragments at the page's own address: caches
+            # (the browser's Back included) must not hand a fragment to a page load.
+            patch_vary_headers(response, ["HX-Request"])
+            return response
 
         return wrapper
 

@@ -117,6 +117,48 @@ def _image_restore(client, w):
     )
 
 
+def _jobs_clear(client, w):
+    _alices_image(w)
+    client.force_login(w.alice.user)
+    key = f"pixdash.jobs_cleared.{w.alice.team.pk}"
+    return Post(w.alice.url("jobs_clear"), {}, lambda: key in client.session)
+
+
+def _job_dismiss(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    key = f"pixdash.jobs_cleared.{w.alice.team.pk}"
+    return Post(
+        w.alice.url("job_dismiss", image.generation_id),
+        {},
+        lambda: image.generation_id in (client.session.get(key) or {}).get("ids", []),
+    )
+
+
+def _images_bulk(client, w):
+    image = _alices_image(w)
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("images_bulk"),
+        {"action": "favourite", "ids": [image.pk]},
+        lambda: OutputImage.objects.get(pk=image.pk).favourite,
+    )
+
+
+def _images_restore_many(client, w):
+    image = _alices_image(w)
+    OutputImage.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    client.force_login(w.alice.user)
+    session = client.session
+    session[f"pixdash.deleted.{w.alice.team.pk}"] = [image.pk]
+    session.save()
+    return Post(
+        w.alice.url("images_restore_many"),
+        {},
+        lambda: OutputImage.objects.get(pk=image.pk).deleted_at is None,
+    )
+
+
 def _signup(client, w):
     return Post(
         reverse("signup"),
@@ -399,6 +441,10 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "image_favourite": _image_favourite,
     "image_delete": _image_delete,
     "image_restore": _image_restore,
+    "jobs_clear": _jobs_clear,
+    "job_dismiss": _job_dismiss,
+    "images_bulk": _images_bulk,
+    "images_restore_many": _images_restore_many,
     "signup": _signup,
     "login": _login,
     "logout": _logout,

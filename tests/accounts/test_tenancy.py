@@ -11,8 +11,9 @@ from asgiref.sync import async_to_sync
 from django.db.models import Model
 from django.utils import timezone
 
+from generator import images as imaging
 from generator import jobs
-from generator.models import OutputImage, Source
+from generator.models import InputImage, OutputImage, Source
 from pixdash.accounts.teams import create_invitation
 from tests.url_walk import routes
 from webhooks.deliveries import send_test
@@ -28,6 +29,14 @@ class IdUrl:
     # Builds alice's (Acme's) object of the kind the URL takes.
     make: Callable[[SimpleNamespace], Model]
     data: dict | None = None
+    # For a URL with more than one id: all of them, from the object (default: its pk).
+    ids: Callable[[Model], dict] | None = None
+
+    def kwargs(self, route, obj) -> dict:
+        if self.ids is not None:
+            return self.ids(obj)
+        (keyword,) = route.int_kwargs
+        return {keyword: obj.pk}
 
 
 def _alices_image(w, *, deleted: bool = False) -> OutputImage:
@@ -52,6 +61,20 @@ def _alices_endpoint(w):
     )
 
 
+def _alices_edit_input(w) -> InputImage:
+    """A reference image alice sent with an edit (the image of an earlier job)."""
+    original = _alices_image(w)
+    with original.file.open("rb") as handle:
+        reference = imaging.inspect_upload(handle.read(), param="image")
+    spec = jobs.GenerationSpec(
+        model="local-preview", prompt="tenancy edit", size="256x256", images=(reference,)
+    )
+    generation = jobs.submit(
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    ).generation
+    return generation.inputs.get()
+
+
 # URL name (or route, for an unnamed pattern) -> how to make alice's object for it.
 # Only <int:...> ids are walked: /v1 task ids are strings, covered by the generator tests.
 ID_URLS: dict[str, IdUrl] = {
@@ -70,6 +93,12 @@ ID_URLS: dict[str, IdUrl] = {
     "job_rerun": IdUrl("post", lambda w: _alices_image(w).generation),
     "job_compare": IdUrl(
         "post", lambda w: _alices_image(w).generation, {"models": ["gemini-2.5-flash-image"]}
+    ),
+    "job_dismiss": IdUrl("post", lambda w: _alices_image(w).generation),
+    "job_input": IdUrl(
+        "get",
+        lambda w: _alices_edit_input(w),
+        ids=lambda stored: {"pk": stored.generation_id, "input_pk": stored.pk},
     ),
     "image_detail": IdUrl("get", lambda w: _alices_image(w)),
     "image_favourite": IdUrl("post", lambda w: _alices_image(w)),
@@ -119,7 +148,6 @@ def test_every_id_url_has_an_object_factory(db):
 def test_another_teams_object_answers_404_and_stays_untouched(world, charlie, name):
     case = ID_URLS[name]
     route = _id_routes()[name]
-    (keyword,) = route.int_kwargs
     obj = case.make(world)
     before = _snapshot(obj)
 
@@ -127,7 +155,7 @@ def test_another_teams_object_answers_404_and_stays_untouched(world, charlie, na
     # Through charlie's own team's pages, and through the pages of alice's team, which
     # he is not a member of.
     for team in (charlie.team, world.alice.team):
-        response = request(_url(route, team, **{keyword: obj.pk}), case.data or {})
+        response = request(_url(route, team, **case.kwargs(route, obj)), case.data or {})
         assert response.status_code == 404, team
     assert _snapshot(obj) == before
 
@@ -138,10 +166,9 @@ def test_the_same_request_reaches_the_owner_teams_object(world, name):
     from the team check and not from a malformed URL."""
     case = ID_URLS[name]
     route = _id_routes()[name]
-    (keyword,) = route.int_kwargs
     obj = case.make(world)
     request = getattr(world.alice.client, case.method)
-    response = request(_url(route, world.alice.team, **{keyword: obj.pk}), case.data or {})
+    response = request(_url(route, world.alice.team, **case.kwargs(route, obj)), case.data or {})
     assert response.status_code != 404
 
 
@@ -149,9 +176,9 @@ def test_the_same_request_reaches_the_owner_teams_object(world, name):
 def test_an_id_beyond_any_row_or_integer_range_answers_404(world, name):
     case = ID_URLS[name]
     route = _id_routes()[name]
-    (keyword,) = route.int_kwargs
     for pk in (2_000_000_000, 10**30):
+        ids = dict.fromkeys(route.int_kwargs, pk)
         response = getattr(world.alice.client, case.method)(
-            _url(route, world.alice.team, **{keyword: pk}), case.data or {}
+            _url(route, world.alice.team, **ids), case.data or {}
         )
         assert response.status_code == 404, pk

@@ -112,3 +112,28 @@ def test_deleted_images_are_hidden_and_the_undo_toast_shows(alice, make_job):
     html = alice.client.get(f"{alice.prefix}/gallery/", {"deleted": image.pk}).content.decode()
     assert f'id="image-{image.pk}"' not in html
     assert f'action="{alice.prefix}/images/{image.pk}/restore/"' in html
+
+
+def test_pages_vary_on_htmx_so_back_never_shows_a_fragment(alice, make_job):
+    make_job(alice)
+    full = alice.client.get(f"{alice.prefix}/gallery/", {"q": "lighthouse"})
+    fragment = alice.client.get(
+        f"{alice.prefix}/gallery/",
+        {"q": "lighthouse"},
+        headers={**HX, "HX-Target": "gallery-results"},
+    )
+    assert "HX-Request" in full["Vary"] and "HX-Request" in fragment["Vary"]
+    assert "<nav" in full.content.decode() and "<nav" not in fragment.content.decode()
+
+
+def test_a_history_restore_gets_the_whole_page(alice, make_job):
+    make_job(alice)
+    restore = {**HX, "HX-History-Restore-Request": "true", "HX-Target": "gallery-results"}
+    html = alice.client.get(f"{alice.prefix}/gallery/", {"q": "x"}, headers=restore).content
+    assert b"<nav" in html and b'role="search"' in html
+
+
+def test_tiles_keep_the_images_aspect_ratio(alice, make_job):
+    make_job(alice, size="16:9")
+    html = alice.client.get(f"{alice.prefix}/gallery/").content.decode()
+    assert 'style="--w: 1344; --h: 768"' in html

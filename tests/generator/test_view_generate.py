@@ -1,12 +1,14 @@
 """The generator page (/ and /generate/): model picker, live cost, submit through jobs.submit."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from generator.models import Generation, InputImage, Source, Status
+from billing import ledger
+from generator.models import Generation, ImageModel, InputImage, Source, Status
 from pixdash.accounts.teams import sign_up
 from tests.generator.conftest import png_bytes
 
@@ -27,7 +29,7 @@ def test_home_is_the_generator_for_signed_in_users(alice):
     assert 'aria-current="page">Generate</a>' in page
     # Every enabled model, with its price; the cost line for the default choice.
     assert "Nano Banana Pro" in page and "8 credits" in page
-    assert "1 image × 2 credits = <strong>2 credits</strong>" in page
+    assert 'data-testid="cost-total">2 credits</strong>' in page
     assert "balance 100" in page
 
 
@@ -62,9 +64,10 @@ def test_the_cost_partial_multiplies_and_shows_the_balance(alice):
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html
-    assert "4 images × 8 credits = <strong>32 credits</strong>" in html
+    assert "4 images × 8 credits" in html
+    assert 'data-testid="cost-total">32 credits</strong>' in html
     assert "balance 100" in html
-    assert "disabled" not in html
+    assert 'data-blocked="0"' in html
 
 
 def test_the_submit_button_is_disabled_with_the_reason_when_credits_are_short(db):
@@ -77,7 +80,7 @@ def test_the_submit_button_is_disabled_with_the_reason_when_credits_are_short(db
     html = client.get(f"{prefix}/generate/cost/", {"model": "nano-banana", "n": 3}, headers=HX)
     html = html.content.decode()
     assert "Not enough credits: 6.00 needed, 0.00 available." in html
-    assert "disabled" in html
+    assert 'data-blocked="1"' in html
     assert f'<a href="{prefix}/billing/">Add credits</a>' in html
     page = client.get(f"{prefix}/").content.decode()
     assert "Your team has no credits yet." in page
@@ -95,7 +98,10 @@ def test_the_options_partial_lists_the_models_sizes(alice):
 def test_submitting_starts_an_async_browser_job(alice, ui_queue, fake_gemini):
     response = post(alice, n=2, aspect_ratio="16:9")
     assert response.status_code == 302
-    assert response["Location"] == f"{alice.prefix}/"
+    # Back to the generator with the prompt and settings kept for the next try.
+    assert response["Location"] == (
+        f"{alice.prefix}/?prompt=a+lighthouse+at+dusk&model=gemini-2.5-flash-image&n=2&ratio=16%3A9"
+    )
     job = Generation.objects.get(team=alice.team)
     assert (job.source, job.is_async, job.user, job.n) == (Source.UI, True, alice.user, 2)
     assert (job.aspect_ratio, job.width, job.height) == ("16:9", 1344, 768)
@@ -189,3 +195,115 @@ def test_another_teams_image_cannot_be_edited(alice, charlie, make_job, ui_queue
     assert response.status_code == 400
     assert "The image to edit no longer exists." in response.content.decode()
     assert not Generation.objects.filter(team=charlie.team).exists()
+
+
+def test_the_cost_line_shows_what_is_held_including_a_fallback(alice):
+    ImageModel.objects.filter(public_id="gemini-2.5-flash-image").update(
+        fallback_models=["gemini-3-pro-image-preview"]
+    )
+    html = alice.client.get(
+        f"{alice.prefix}/generate/cost/", {"model": "gemini-2.5-flash-image", "n": 2}, headers=HX
+    ).content.decode()
+    assert 'data-testid="cost-total">16 credits</strong>' in html
+    assert 'data-hold="16.00"' in html
+    assert "costs 2 per image" in html
+
+
+@pytest.mark.parametrize(
+    ("n", "message"),
+    [
+        ("11", "Ask for at most 10 images at once."),
+        ("0", "Ask for at least 1 image."),
+        ("", "Ask for 1 to 10 images."),
+        ("two", "Ask for 1 to 10 images."),
+    ],
+)
+def test_the_cost_line_says_what_is_wrong_with_the_count_in_the_forms_words(alice, n, message):
+    html = alice.client.get(
+        f"{alice.prefix}/generate/cost/", {"model": "nano-banana", "n": n}, headers=HX
+    ).content.decode()
+    assert message in html
+    assert "10 images" not in html.replace(message, "")
+    assert 'data-blocked="1"' in html
+
+
+def test_the_options_partial_maps_a_ratio_the_model_lacks_and_says_so(alice):
+    html = alice.client.get(
+        f"{alice.prefix}/generate/options/",
+        {"model": "gpt-image-1.5", "aspect_ratio": "16:9"},
+        headers=HX,
+    ).content.decode()
+    assert 'value="3:2" checked' in html
+    assert "GPT Image 1.5 has no 16:9: it will render 3:2" in html
+
+
+def test_an_htmx_submit_answers_the_new_card_and_keeps_the_form(alice, ui_queue, fake_gemini):
+    response = alice.client.post(
+        f"{alice.prefix}/generate/",
+        {"prompt": "a kite", "model": "gemini-2.5-flash-image", "n": 1, "aspect_ratio": "1:1"},
+        headers=HX,
+    )
+    assert response.status_code == 201
+    job = Generation.objects.get(team=alice.team)
+    html = response.content.decode()
+    assert f'id="job-{job.pk}"' in html
+    assert 'id="balance-chip" hx-swap-oob="true"' in html
+    assert "<form" not in html.split(f'id="job-{job.pk}"')[0]
+    assert response["HX-Trigger"] == "pixdash:refresh-cost"
+
+
+def test_an_htmx_submit_with_errors_answers_only_the_error_slots(alice, ui_queue):
+    response = alice.client.post(
+        f"{alice.prefix}/generate/",
+        {"prompt": "", "model": "gemini-2.5-flash-image", "n": 11},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    assert response["HX-Retarget"] == "#form-errors"
+    html = response.content.decode()
+    assert 'id="error-prompt" data-for="id_prompt" hx-swap-oob="true"' in html
+    assert "Describe the image you want." in html
+    assert "Ask for at most 10 images at once." in html
+    assert "<textarea" not in html
+    assert not Generation.objects.exists()
+
+
+def test_a_refusal_of_the_pipeline_lands_on_its_field(alice, ui_queue):
+    ledger.hold(team=alice.team, amount=Decimal("99"), reference="elsewhere")
+    response = alice.client.post(
+        f"{alice.prefix}/generate/",
+        {"prompt": "x", "model": "gemini-3-pro-image-preview", "n": 1},
+        headers=HX,
+    )
+    assert response.status_code == 422
+    assert "Not enough credits" in response.content.decode().split("</div>")[0]
+
+
+def test_reuse_prefills_an_earlier_jobs_settings_and_references(alice, ui_queue, fake_gemini):
+    upload = SimpleUploadedFile("cat.png", png_bytes(40, 30), content_type="image/png")
+    post(alice, images=[upload], prompt="a cat in a hat", n=3, aspect_ratio="3:4")
+    job = Generation.objects.get()
+    (stored,) = job.inputs.all()
+    html = alice.client.get(f"{alice.prefix}/", {"reuse": job.pk}).content.decode()
+    assert ">a cat in a hat</textarea>" in html
+    assert 'value="3" inputmode="numeric"' in html
+    assert 'value="3:4" checked' in html
+    assert f'name="reuse_inputs" value="{stored.pk}"' in html
+    assert f'src="{alice.prefix}/jobs/{job.pk}/inputs/{stored.pk}"' in html
+    # Submitting sends the kept reference again.
+    response = post(alice, prompt="a cat in a hat", reuse_inputs=[stored.pk])
+    assert response.status_code == 302
+    again = Generation.objects.exclude(pk=job.pk).get()
+    assert again.inputs.get().sha256 == stored.sha256
+
+
+def test_another_teams_reference_cannot_be_reused(alice, charlie, ui_queue, fake_gemini):
+    upload = SimpleUploadedFile("cat.png", png_bytes(40, 30), content_type="image/png")
+    post(alice, images=[upload])
+    (stored,) = Generation.objects.get().inputs.all()
+    html = charlie.client.get(f"{charlie.prefix}/", {"reuse": stored.generation_id}).content
+    assert b"reuse_inputs" not in html
+    response = post(charlie, reuse_inputs=[stored.pk])
+    assert response.status_code == 400
+    assert "no longer exists" in response.content.decode()
+    assert Generation.objects.count() == 1

@@ -58,3 +58,25 @@ def test_without_htmx_it_redirects_to_the_job_page(alice, make_job):
 def test_another_teams_job_is_not_found(alice, charlie, make_job):
     job = make_job(alice)
     assert charlie.client.get(f"{charlie.prefix}/jobs/{job.pk}/", headers=HX).status_code == 404
+
+
+def test_a_running_card_polls_only_its_status_line(alice, make_job):
+    """The buttons and thumbnails are outside what the poll replaces: a click on them is
+    never lost to a refresh."""
+    job = make_job(alice, run=False)
+    page = alice.client.get(f"{alice.prefix}/").content.decode()
+    card = page.split(f'id="job-{job.pk}"')[1].split("</article>")[0]
+    live = card.split(f'id="job-{job.pk}-live"')[1].split('<div class="thumbs">')[0]
+    assert 'hx-trigger="every 1s"' in live
+    assert "<button" not in live and "<a " not in live
+    html = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX).content.decode()
+    assert html.strip().startswith(f'<div class="job-live" id="job-{job.pk}-live"')
+
+
+def test_a_finished_card_replaces_the_whole_card_once(alice, make_job):
+    job = make_job(alice)
+    response = alice.client.get(f"{alice.prefix}/jobs/{job.pk}/", headers=HX)
+    assert response.status_code == 286
+    assert response["HX-Retarget"] == f"#job-{job.pk}"
+    assert response["HX-Reswap"] == "outerHTML"
+    assert "Reuse settings" in response.content.decode()
