@@ -128,7 +128,9 @@ class GenerateForm(forms.Form):
         self.reused = list(
             InputImage.objects.filter(
                 generation__team=self.team, pk__in=ids, role=InputImage.Role.IMAGE
-            ).order_by("generation_id", "position")
+            )
+            .exclude(file="")
+            .order_by("generation_id", "position")
         )
         if len(self.reused) != len(set(ids)):
             raise forms.ValidationError("A reference image of the earlier job no longer exists.")
@@ -283,6 +285,7 @@ class ActivityFilterForm(forms.Form):
             ("", "Any status"),
             ("completed", "Done"),
             ("failed", "Failed"),
+            ("canceled", "Canceled"),
             ("processing", "Running"),
             ("submitted", "Queued"),
         ],

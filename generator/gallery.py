@@ -131,7 +131,10 @@ def delete(*, team: Team, ids: list[int]) -> int:
 
 
 def restore(*, team: Team, ids: list[int]) -> int:
-    images = OutputImage.objects.filter(team=team, pk__in=ids, deleted_at__isnull=False)
+    """Undo a delete; images already purged (their files removed) stay deleted."""
+    images = OutputImage.objects.filter(
+        team=team, pk__in=ids, deleted_at__isnull=False, purged_at__isnull=True
+    )
     return images.update(deleted_at=None)
 
 

@@ -52,6 +52,7 @@ team_urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_card, name="job_card"),
     path("jobs/<int:pk>/rerun/", jobs.job_rerun, name="job_rerun"),
     path("jobs/<int:pk>/compare/", jobs.job_compare, name="job_compare"),
+    path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("jobs/<int:pk>/dismiss/", jobs.job_dismiss, name="job_dismiss"),
     path("jobs/<int:pk>/inputs/<int:input_pk>", jobs.job_input, name="job_input"),
     path("compare/", jobs.compare, name="compare"),

@@ -1,12 +1,19 @@
 """Running a finished job again from the browser, on its model or another one."""
 
 from generator import images as imaging
+from generator.jobs.errors import JobError
 from generator.jobs.planning import GenerationSpec
 from generator.models import Generation, InputImage, Source
 from pixdash.accounts.models import User
 
 
 def _reread(stored: InputImage, *, param: str) -> imaging.UploadedImage:
+    if not stored.file:
+        # The team's retention removed the job's uploads.
+        raise JobError(
+            "This job's reference images are no longer kept, so it cannot run again.",
+            param=param,
+        )
     with stored.file.open("rb") as handle:
         return imaging.inspect_upload(handle.read(), param=param)
 

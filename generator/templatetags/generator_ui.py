@@ -24,10 +24,42 @@ _FAILURES = {
 
 
 @register.filter
+def status_label(generation: Generation) -> str:
+    """The job's state in a word or two, as the cards and the activity log say it."""
+    if generation.status == Status.PROCESSING and generation.cancel_requested_at:
+        return "Canceling…"
+    return {
+        Status.COMPLETED: "Done",
+        Status.FAILED: "Failed",
+        Status.CANCELED: "Canceled",
+        Status.PROCESSING: "Rendering…",
+    }.get(generation.status, "Queued…")
+
+
+def _credits_phrase(amount) -> str:
+    return f"{formatting.credits(amount)} credit{'' if amount == 1 else 's'}"
+
+
+@register.filter
+def charge_text(generation: Generation) -> str:
+    """What the job costs so far: on hold while it runs, charged once it is finished."""
+    if not generation.is_finished:
+        return f"{_credits_phrase(generation.credits_held)} on hold"
+    if not generation.credits_charged:
+        return "nothing charged"
+    return f"{_credits_phrase(generation.credits_charged)} charged"
+
+
+@register.filter
 def failure_text(generation: Generation) -> str:
     """Why a job (or some of its images) failed, and what it cost: nothing for those."""
     if not generation.error_code and not generation.error_message:
         return ""
+    if generation.status == Status.CANCELED:
+        delivered = generation.images_delivered
+        if delivered:
+            return f"Canceled after {delivered} of {generation.n} images; only those were charged."
+        return f"Canceled — {_NOTHING}."
     if generation.status == Status.COMPLETED:
         # Some images failed: the pipeline's own sentence already says they were free.
         failed = generation.n - generation.images_delivered

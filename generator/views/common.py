@@ -53,6 +53,8 @@ def reference_placeholders(count: int) -> tuple[imaging.UploadedImage, ...]:
 def serve_stored(stored, *, content_type: str) -> HttpResponse:
     """A stored image the page may show (a job's reference image), read whole like the
     gallery's images, with its type fixed and sniffing off."""
+    if not stored:
+        raise Http404("This image is no longer kept.")
     try:
         with stored.open("rb") as handle:
             data = handle.read()

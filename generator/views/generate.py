@@ -179,7 +179,9 @@ def _initial(request, models: list[ImageModel]) -> tuple[dict, list[InputImage]]
             aspect_ratio=source.aspect_ratio,
             model=source.image_model.public_id,
         )
-        reused = list(source.inputs.filter(role=InputImage.Role.IMAGE).order_by("position"))
+        # Uploads the team's retention removed are not offered.
+        kept = source.inputs.filter(role=InputImage.Role.IMAGE).exclude(file="")
+        reused = list(kept.order_by("position"))
         initial["reuse_inputs"] = [stored.pk for stored in reused]
     if request.GET.get("model") in names:
         initial["model"] = request.GET["model"]

@@ -15,10 +15,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from billing import ledger
 from billing.ledger import InsufficientCredits
 from generator import jobs, snippets
 from generator.forms import CompareForm, model_choices
-from generator.models import Generation, ImageModel, InputImage, OutputImage, Source, Status
+from generator.models import (
+    FINISHED_STATUSES,
+    Generation,
+    ImageModel,
+    InputImage,
+    OutputImage,
+    Source,
+)
 from generator.views.common import (
     api_base_url,
     generation_for_team,
@@ -30,7 +38,7 @@ from pixdash.accounts.access import team_required
 
 RECENT_JOBS = 8
 MAX_COMPARE = 4
-FINISHED = (Status.COMPLETED, Status.FAILED)
+FINISHED = FINISHED_STATUSES
 _MAX_DISMISSED = 100
 
 
@@ -101,6 +109,12 @@ def outputs_of(generation: Generation) -> list[OutputImage]:
     return list(generation.outputs.filter(deleted_at__isnull=True).order_by("index"))
 
 
+def _final(request, generation: Generation) -> dict:
+    """A card that changed for good, with the balance its hold's release changed."""
+    outputs = outputs_of(generation)
+    return {"job": generation, "outputs": outputs, "balance": ledger.balance(request.team)}
+
+
 @require_GET
 @team_required
 def job_card(request, pk: int):
@@ -111,8 +125,8 @@ def job_card(request, pk: int):
         return redirect(_compare_url(request, [generation.pk]))
     if not generation.is_finished:
         return render(request, "generator/generate.html#job-live", {"job": generation})
-    context = {"job": generation, "outputs": outputs_of(generation)}
-    response = render(request, "generator/generate.html#job-card", context, status=286)
+    response = render(request, "generator/generate.html#job-final", _final(request, generation))
+    response.status_code = 286
     response["HX-Retarget"] = f"#job-{generation.pk}"
     response["HX-Reswap"] = "outerHTML"
     return response
@@ -145,6 +159,25 @@ def job_rerun(request, pk: int):
     started = _resubmitted(request, generation)
     if started is not None:
         messages.success(request, "Running it again. The new job is at the top of the list.")
+    return redirect("home", request.team.slug)
+
+
+@require_POST
+@team_required
+def job_cancel(request, pk: int):
+    """Stop a queued or running job: its hold comes back at once for what was not made;
+    images already delivered stay (and are charged). The card shows how it ended."""
+    generation = generation_for_team(request, pk)
+    try:
+        generation = jobs.cancel(generation=generation)
+    except jobs.AlreadyFinished:
+        generation.refresh_from_db()
+    if request.htmx:
+        context = _final(request, generation)
+        response = render(request, "generator/generate.html#job-final", context)
+        response["HX-Trigger"] = "pixdash:refresh-cost"
+        return response
+    messages.success(request, "Canceled.")
     return redirect("home", request.team.slug)
 
 
@@ -221,5 +254,6 @@ def compare(request):
         "compare_form": CompareForm(choices=choices),
         "compare_choices": choices,
         "snippets": snippets.for_generation(api_base_url(request), first),
+        "balance": ledger.balance(request.team),
     }
     return render(request, "generator/compare.html", context)

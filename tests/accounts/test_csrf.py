@@ -124,6 +124,19 @@ def _jobs_clear(client, w):
     return Post(w.alice.url("jobs_clear"), {}, lambda: key in client.session)
 
 
+def _job_cancel(client, w):
+    spec = jobs.GenerationSpec(model="local-preview", prompt="csrf cancel", size="256x256")
+    generation = jobs.submit(
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    ).generation
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("job_cancel", generation.pk),
+        {},
+        lambda: Generation.objects.get(pk=generation.pk).status == "canceled",
+    )
+
+
 def _job_dismiss(client, w):
     image = _alices_image(w)
     client.force_login(w.alice.user)
@@ -442,6 +455,7 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "image_delete": _image_delete,
     "image_restore": _image_restore,
     "jobs_clear": _jobs_clear,
+    "job_cancel": _job_cancel,
     "job_dismiss": _job_dismiss,
     "images_bulk": _images_bulk,
     "images_restore_many": _images_restore_many,

@@ -61,6 +61,13 @@ def _alices_endpoint(w):
     )
 
 
+def _alices_queued_job(w):
+    spec = jobs.GenerationSpec(model="local-preview", prompt="tenancy cancel", size="256x256")
+    return jobs.submit(
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    ).generation
+
+
 def _alices_edit_input(w) -> InputImage:
     """A reference image alice sent with an edit (the image of an earlier job)."""
     original = _alices_image(w)
@@ -95,6 +102,7 @@ ID_URLS: dict[str, IdUrl] = {
         "post", lambda w: _alices_image(w).generation, {"models": ["gemini-2.5-flash-image"]}
     ),
     "job_dismiss": IdUrl("post", lambda w: _alices_image(w).generation),
+    "job_cancel": IdUrl("post", lambda w: _alices_queued_job(w)),
     "job_input": IdUrl(
         "get",
         lambda w: _alices_edit_input(w),

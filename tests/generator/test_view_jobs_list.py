@@ -1,5 +1,6 @@
 """The recent-jobs list: clear finished jobs, or one card; running jobs stay."""
 
+from billing import ledger
 from generator.models import Generation
 
 HX = {"HX-Request": "true"}
@@ -54,3 +55,28 @@ def test_clearing_is_per_team(alice, make_job):
 def test_another_teams_job_cannot_be_cleared(alice, charlie, make_job):
     job = make_job(alice)
     assert charlie.client.post(f"{charlie.prefix}/jobs/{job.pk}/dismiss/").status_code == 404
+
+
+def test_canceling_a_queued_job_releases_its_hold_at_once(alice, make_job):
+    job = make_job(alice, n=2, run=False)
+    assert ledger.credits_on_hold(alice.team) == job.credits_held
+    response = alice.client.post(f"{alice.prefix}/jobs/{job.pk}/cancel/", headers=HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Canceled" in html and "nothing charged" in html
+    assert "every 1s" not in html and ">Cancel</button>" not in html
+    assert Generation.objects.get(pk=job.pk).status == "canceled"
+    assert ledger.credits_on_hold(alice.team) == 0
+
+
+def test_a_finished_job_is_not_canceled(alice, make_job):
+    job = make_job(alice)
+    response = alice.client.post(f"{alice.prefix}/jobs/{job.pk}/cancel/", headers=HX)
+    assert response.status_code == 200
+    assert Generation.objects.get(pk=job.pk).status == "completed"
+
+
+def test_another_teams_job_cannot_be_canceled(alice, charlie, make_job):
+    job = make_job(alice, run=False)
+    assert charlie.client.post(f"{charlie.prefix}/jobs/{job.pk}/cancel/").status_code == 404
+    assert Generation.objects.get(pk=job.pk).status == "submitted"
