@@ -1,9 +1,13 @@
-"""The low-balance e-mail. ledger.py decides when (once per crossing); this sends it."""
+"""The low-balance warning: its threshold (set here), and the e-mail. ledger.py decides
+when to send it (once per crossing); this sends it."""
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from billing import ledger
 from billing.models import BillingSettings, CreditAccount
 from pixdash.accounts.models import MANAGER_ROLES, Membership, Team
 
@@ -33,4 +37,14 @@ def send_low_balance_email(*, team_id: int) -> None:
         message=render_to_string("billing/low_balance_email.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,
+    )
+
+
+def set_low_balance_threshold(*, team: Team, threshold: Decimal | None) -> None:
+    """Warn owners and admins once when the balance drops below ``threshold`` (None: never).
+    Already below it: the page shows the warning now, and the e-mail waits for a refill
+    and the next drop."""
+    below = threshold is not None and ledger.balance(team) < threshold
+    BillingSettings.objects.update_or_create(
+        team=team, defaults={"low_balance_threshold": threshold, "low_balance_alerted": below}
     )

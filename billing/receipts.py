@@ -32,16 +32,22 @@ class Receipt:
     delivered: int
     images: list[ReceiptImage] = field(default_factory=list)
     error: str = ""
+    model_name: str = ""  # how the catalog names the model, for people
 
 
 Lookup = Callable[[str, Team], Receipt | None]
+ManyLookup = Callable[[list[str], Team], dict[str, Receipt]]
 _lookups: list[Lookup] = []
+_many_lookups: list[ManyLookup] = []
 
 
-def register(lookup: Lookup) -> None:
-    """Called by an app's ready(); registering the same function twice is harmless."""
+def register(lookup: Lookup, many: ManyLookup | None = None) -> None:
+    """Called by an app's ready(); registering the same functions twice is harmless.
+    ``many`` answers several references in one go (a page of the ledger)."""
     if lookup not in _lookups:
         _lookups.append(lookup)
+    if many is not None and many not in _many_lookups:
+        _many_lookups.append(many)
 
 
 def find(reference: str, *, team: Team) -> Receipt | None:
@@ -50,3 +56,10 @@ def find(reference: str, *, team: Team) -> Receipt | None:
         if receipt is not None:
             return receipt
     return None
+
+
+def find_many(references: list[str], *, team: Team) -> dict[str, Receipt]:
+    found: dict[str, Receipt] = {}
+    for many in _many_lookups:
+        found.update(many([r for r in references if r not in found], team))
+    return found

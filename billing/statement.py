@@ -1,5 +1,12 @@
 """The billing page's read side: the balance with what goes with it, and the ledger listing.
 
+The listing reads as a statement, not as raw ledger rows. Each generation makes a hold and,
+when it ends, a release, which read as "−8" then "+6" and that nobody outside accounting
+follows: a statement shows one line per generation instead (held, charged, given back, with
+what it bought); top-ups, codes, grants and corrections stay one line each. Paging stays on
+the ledger's own rows: a page is its entries without releases, each hold joined to its
+release by reference (one query) and to its receipt (billing.receipts, one batch).
+
 Built for a team with a million ledger entries: the summary is one query (balance, credits
 on hold, the low-balance settings and the last 7 days' spend from the usage rollup), and
 the listing walks the (account, -created_at, -id) index newest first with a row-value
@@ -15,8 +22,8 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from billing import ledger, usage
-from billing.models import BillingSettings, CreditAccount, LedgerEntry, UsageDaily
+from billing import ledger, receipts, usage
+from billing.models import BillingSettings, CreditAccount, EntryKind, LedgerEntry, UsageDaily
 from pixdash.accounts.models import Team, User
 from pixdash.core.keyset import row_compare
 
@@ -115,3 +122,66 @@ def page(
     more = len(found) > size
     found = found[:size]
     return found, (cursor_of(found[-1]) if more else "")
+
+
+# What each kind is called on the page, for people who are not operators.
+WORDS = {
+    EntryKind.TOPUP: "Card top-up",
+    EntryKind.REDEEM: "Redeem code",
+    EntryKind.GRANT: "Credits from the operator",
+    EntryKind.ADJUSTMENT: "Correction",
+    EntryKind.HOLD: "Generation",
+    EntryKind.RELEASE: "Credits given back",
+}
+
+
+@dataclass
+class Line:
+    entry: LedgerEntry  # the hold for a generation, else the entry itself
+    words: str
+    amount: Decimal  # what it changed the balance by, in the end (or so far)
+    held: Decimal | None = None
+    released: Decimal | None = None
+    settled: bool = True
+    receipt: receipts.Receipt | None = None
+
+    @property
+    def is_generation(self) -> bool:
+        return self.entry.kind == EntryKind.HOLD
+
+
+def without_releases(entries: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    """The rows a statement pages over: a release is shown on its hold's line."""
+    return entries.exclude(kind=EntryKind.RELEASE)
+
+
+def lines(entries: list[LedgerEntry], *, team: Team) -> list[Line]:
+    holds = [entry.reference for entry in entries if entry.kind == EntryKind.HOLD]
+    releases = dict(
+        LedgerEntry.objects.filter(
+            account__team=team, kind=EntryKind.RELEASE, reference__in=holds
+        ).values_list("reference", "amount")
+    )
+    bought = receipts.find_many(holds, team=team)
+    result = []
+    for entry in entries:
+        if entry.kind != EntryKind.HOLD:
+            result.append(
+                Line(entry=entry, words=WORDS.get(entry.kind, entry.kind), amount=entry.amount)
+            )
+            continue
+        held = -entry.amount
+        released = releases.get(entry.reference)
+        settled = released is not None
+        result.append(
+            Line(
+                entry=entry,
+                words=WORDS[EntryKind.HOLD],
+                amount=-(held - released) if settled else entry.amount,
+                held=held,
+                released=released,
+                settled=settled,
+                receipt=bought.get(entry.reference),
+            )
+        )
+    return result

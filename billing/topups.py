@@ -333,6 +333,7 @@ def charge_refunded(*, payment_intent: str, amount_refunded: int) -> str:
 # --- Redeem codes ----------------------------------------------------------------------
 
 INVALID_CODE = "That code is not valid."
+ALREADY_REDEEMED = "Your team already redeemed this code."
 # Crockford's base32 without the look-alikes: codes are typed by hand.
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 CODE_GROUPS, GROUP_LENGTH = 4, 4  # 16 characters of 30 symbols: 78 bits
@@ -387,8 +388,9 @@ def generate_codes(batch: RedeemBatch) -> list[str]:
 
 
 def redeem(*, team: Team, user: User, code: str) -> LedgerEntry:
-    """Credit the team with the code's value, or raise RedeemFailed (always INVALID_CODE,
-    whether the code is unknown, expired, used up or already used by this team)."""
+    """Credit the team with the code's value, or raise RedeemFailed: INVALID_CODE whether
+    the code is unknown, expired or used up (no way to tell a real code from a guess), and
+    ALREADY_REDEEMED only for a code this team itself redeemed."""
     per_user = ratelimit.hit(
         "redeem-user",
         str(user.pk),
@@ -415,6 +417,10 @@ def redeem(*, team: Team, user: User, code: str) -> LedgerEntry:
             )
             if row is None or (row.batch.expires_at and row.batch.expires_at <= timezone.now()):
                 raise RedeemFailed
+            # Said plainly only to the team that used it, which its own ledger shows
+            # anyway; to anyone else a used code looks like any invalid one.
+            if Redemption.objects.filter(code=row, team=team).exists():
+                raise RedeemFailed(ALREADY_REDEEMED)
             if not RedeemCode.objects.filter(pk=row.pk, remaining_uses__gt=0).update(
                 remaining_uses=F("remaining_uses") - 1
             ):
@@ -428,5 +434,5 @@ def redeem(*, team: Team, user: User, code: str) -> LedgerEntry:
                 user=user,
                 reason=f"Redeem code …{row.hint}",
             )
-    except IntegrityError:  # this team already redeemed the code
-        raise RedeemFailed from None
+    except IntegrityError:  # this team redeemed the code meanwhile
+        raise RedeemFailed(ALREADY_REDEEMED) from None

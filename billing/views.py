@@ -21,11 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import ledger, receipts, statement, topups, usage
+from billing import alerts, ledger, limits, receipts, statement, topups, usage
 from billing.forms import CheckoutForm, LedgerFilterForm, LimitForm, RedeemForm, ThresholdForm
-from billing.models import BillingSettings, EntryKind, LedgerEntry, MemberLimit
+from billing.models import EntryKind, LedgerEntry, MemberLimit
 from pixdash.accounts.access import team_required
 from pixdash.accounts.models import ApiKey, Membership, User
+from pixdash.accounts.templatetags.formatting import credits
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -82,8 +83,13 @@ def _filtered(entries, form: LedgerFilterForm):
 def _render_billing(request, *, status=200, redeem_form=None, threshold_form=None):
     summary = statement.summary(request.team)
     form = _filter_form(request)
+    entries = _filtered(_entries(request), form)
+    # One line per generation unless someone asks for raw entries of one kind.
+    raw_kinds = form.is_valid() and bool(form.cleaned_data["kind"])
+    if not raw_kinds:
+        entries = statement.without_releases(entries)
     rows, next_cursor = statement.page(
-        _filtered(_entries(request), form), statement.parse_cursor(request.GET.get("after", ""))
+        entries, statement.parse_cursor(request.GET.get("after", ""))
     )
     query = request.GET.copy()
     query.pop("after", None)
@@ -95,6 +101,7 @@ def _render_billing(request, *, status=200, redeem_form=None, threshold_form=Non
         "settings": billing_settings,
         "low": summary.low,
         "entries": rows,
+        "lines": statement.lines(rows, team=request.team) if not raw_kinds else None,
         "next_cursor": next_cursor,
         "filter_query": query.urlencode(),
         "paged": "after" in request.GET,
@@ -138,7 +145,7 @@ def redeem(request):
     except topups.RedeemFailed as error:
         form.add_error("code", error.message)
         return _render_billing(request, redeem_form=form, status=400)
-    messages.success(request, f"Code redeemed: {entry.amount:,.2f} credits added.")
+    messages.success(request, f"Code redeemed: {credits(entry.amount)} credits added.")
     return redirect("billing", request.team.slug)
 
 
@@ -149,13 +156,7 @@ def threshold(request):
     if not form.is_valid():
         return _render_billing(request, threshold_form=form, status=400)
     value = form.cleaned_data["threshold"]
-    # Already below it: the manager sees the warning here; the e-mail waits for a refill
-    # and the next drop.
-    below = value is not None and ledger.balance(request.team) < value
-    BillingSettings.objects.update_or_create(
-        team=request.team,
-        defaults={"low_balance_threshold": value, "low_balance_alerted": below},
-    )
+    alerts.set_low_balance_threshold(team=request.team, threshold=value)
     if value is None:
         messages.success(request, "Low-balance warning turned off.")
     else:
@@ -392,7 +393,7 @@ def key_limit(request, pk: int):
     api_key = get_object_or_404(ApiKey, team=request.team, pk=pk)
     value = _limit_value(request)
     if value is not False:
-        ApiKey.objects.filter(pk=api_key.pk).update(monthly_credit_limit=value)
+        limits.set_key_limit(api_key=api_key, limit=value)
         messages.success(request, f"Limit for “{api_key.name}” saved.")
     return redirect(f"{reverse('billing_usage', args=[request.team.slug])}#limits")
 
@@ -402,12 +403,8 @@ def key_limit(request, pk: int):
 def member_limit(request, pk: int):
     membership = get_object_or_404(Membership, team=request.team, pk=pk)
     value = _limit_value(request)
-    if value is None:
-        MemberLimit.objects.filter(team=request.team, user=membership.user).delete()
-        messages.success(request, f"Cap for {membership.user.get_full_name()} removed.")
-    elif value is not False:
-        MemberLimit.objects.update_or_create(
-            team=request.team, user=membership.user, defaults={"monthly_credit_limit": value}
-        )
-        messages.success(request, f"Cap for {membership.user.get_full_name()} saved.")
+    if value is not False:
+        limits.set_member_limit(membership=membership, limit=value)
+        done = "removed" if value is None else "saved"
+        messages.success(request, f"Cap for {membership.user.get_full_name()} {done}.")
     return redirect(f"{reverse('billing_usage', args=[request.team.slug])}#limits")

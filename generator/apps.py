@@ -10,4 +10,4 @@ class GeneratorConfig(AppConfig):
         from generator import receipts as generation_receipts
 
         # Billing's receipt page shows what a charge bought (see billing/receipts.py).
-        receipts.register(generation_receipts.lookup)
+        receipts.register(generation_receipts.lookup, generation_receipts.lookup_many)

@@ -4,25 +4,41 @@ Registered with billing.receipts at app ready(), so billing renders receipts wit
 thumbnails without importing generator (dependencies point generator → billing).
 """
 
+from django.db.models import Prefetch
+
 from billing.receipts import Receipt, ReceiptImage
 from generator.media import signed_path
-from generator.models import Generation
+from generator.models import Generation, OutputImage
 from pixdash.accounts.models import Team
 
 
 def lookup(reference: str, team: Team) -> Receipt | None:
-    generation = (
-        Generation.objects.filter(public_id=reference, team=team)
+    return lookup_many([reference], team).get(reference)
+
+
+def lookup_many(references: list[str], team: Team) -> dict[str, Receipt]:
+    """Receipts of the team's generations ``references``, in two queries (a ledger page)."""
+    generations = (
+        Generation.objects.filter(public_id__in=references, team=team)
         .select_related("image_model")
-        .prefetch_related("outputs")
-        .first()
+        .prefetch_related(
+            # Purged images have no files left to show.
+            Prefetch(
+                "outputs",
+                OutputImage.objects.filter(purged_at__isnull=True).order_by("index"),
+                to_attr="ordered",
+            )
+        )
     )
-    if generation is None:
-        return None
+    return {generation.public_id: _receipt(generation) for generation in generations}
+
+
+def _receipt(generation: Generation) -> Receipt:
     return Receipt(
         reference=generation.public_id,
         prompt=generation.prompt,
         model=generation.image_model.public_id,
+        model_name=generation.image_model.display_name,
         status=generation.status,
         created_at=generation.created_at,
         requested=generation.n,
@@ -35,6 +51,6 @@ def lookup(reference: str, team: Team) -> Receipt | None:
                 width=output.width,
                 height=output.height,
             )
-            for output in generation.outputs.order_by("index")
+            for output in generation.ordered
         ],
     )

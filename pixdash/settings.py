@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "pixdash.errors.FriendlyNotFoundMiddleware",
     # Last, as django-axes requires: refuses sign-ins while an account or address is locked.
     "axes.middleware.AxesMiddleware",
 ]

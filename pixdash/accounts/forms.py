@@ -82,6 +82,9 @@ class RoleForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
+    """``models``: the catalog's (public id, name) pairs, the only ids a key may be limited
+    to."""
+
     name = forms.CharField(
         max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. Website backend"})
     )
@@ -97,11 +100,11 @@ class ApiKeyForm(forms.Form):
         label="Expires on (optional)",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    allowed_models = forms.CharField(
+    allowed_models = forms.MultipleChoiceField(
         required=False,
-        max_length=500,
-        label="Allowed models (optional)",
-        help_text="Comma-separated model ids. Empty allows every model.",
+        label="Models this key may use (optional)",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every model, including ones added later.",
     )
     monthly_credit_limit = forms.DecimalField(
         required=False,
@@ -123,8 +126,9 @@ class ApiKeyForm(forms.Form):
         label="Requests per minute (optional)",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, models: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["allowed_models"].choices = models
         self.fields[
             "rate_limit_per_minute"
         ].help_text = f"Empty uses the default of {settings.PIXDASH_API_RATE_LIMIT}."
@@ -134,15 +138,6 @@ class ApiKeyForm(forms.Form):
         if expires_on and expires_on <= timezone.localdate():
             raise forms.ValidationError("Pick a date after today.")
         return expires_on
-
-    def clean_allowed_models(self) -> list[str]:
-        raw = self.cleaned_data["allowed_models"]
-        models = []
-        for item in raw.split(","):
-            model_id = item.strip()
-            if model_id and model_id not in models:
-                models.append(model_id)
-        return models
 
     @property
     def expires_at(self) -> datetime | None:
@@ -164,3 +159,9 @@ class RollKeyForm(forms.Form):
     @property
     def grace_period(self) -> timedelta:
         return timedelta(seconds=self.cleaned_data["grace"])
+
+
+class KeyNameForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="New name", error_messages={"required": "A key needs a name."}
+    )

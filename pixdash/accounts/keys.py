@@ -163,6 +163,12 @@ def roll_api_key(*, api_key: ApiKey, grace: timedelta) -> tuple[ApiKey, str]:
     return successor, raw_key
 
 
+def rename_api_key(*, api_key: ApiKey, name: str) -> None:
+    """Rename a key (its secret and everything else stay as they are)."""
+    ApiKey.objects.filter(pk=api_key.pk).update(name=name)
+    api_key.name = name
+
+
 def revoke_api_key(*, api_key: ApiKey, revoked_by: User | None) -> bool:
     """Revoke a key; returns False if it was already revoked (a repeated click is harmless)."""
     updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(

@@ -54,6 +54,7 @@ team_urlpatterns = [
     ),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key_create"),
+    path("keys/<int:pk>/rename/", keys.key_rename, name="key_rename"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key_revoke"),
     path("keys/<int:pk>/roll/", keys.key_roll, name="key_roll"),
 ]

@@ -338,6 +338,15 @@ def _key_roll(client, w):
         w.alice.url("key_roll", key.pk),
         {"grace": "3600"},
         lambda: ApiKey.objects.filter(rolled_from=key).exists(),
+
+
+def _key_rename(client, w):
+    key = w.alice_key.api_key
+    client.force_login(w.alice.user)
+    return Post(
+        w.alice.url("key_rename", key.pk),
+        {"name": "renamed"},
+        lambda: ApiKey.objects.get(pk=key.pk).name == "renamed",
     )
 
 
@@ -476,6 +485,7 @@ CASES: dict[str, Callable[[Client, SimpleNamespace], Post]] = {
     "teams": _teams,
     "team_switch": _team_switch,
     "key_create": _key_create,
+    "key_rename": _key_rename,
     "key_revoke": _key_revoke,
     "key_roll": _key_roll,
     "billing_redeem": _billing_redeem,

@@ -20,10 +20,11 @@ STRONG = "a long and unusual passphrase 42"
 
 
 def _invite(person, email="", role="member"):
+    # Created by a POST that redirects; the team page shows the link once.
     response = person.client.post(
-        f"{person.prefix}/team/invitations/", {"email": email, "role": role}
+        f"{person.prefix}/team/invitations/", {"email": email, "role": role}, follow=True
     )
-    assert response.status_code == 200
+    assert response.redirect_chain == [(f"{person.prefix}/team/", 302)]
     return response, LINK.search(response.content.decode()).group(1)
 
 
@@ -262,3 +263,11 @@ def test_a_new_invitation_to_the_same_address_replaces_the_old_link(alice):
     assert Client().get(f"/invitations/{old_token}/").status_code == 410
     assert Client().get(f"/invitations/{new_token}/").status_code == 200
     assert Invitation.objects.filter(team=alice.team, revoked_at__isnull=True).count() == 1
+
+
+def test_the_link_is_shown_once_and_a_reload_creates_nothing(alice, mailoutbox):
+    response, token = _invite(alice, email="dana@example.test")
+    again = alice.client.get(f"{alice.prefix}/team/").content.decode()
+    assert token not in again and "Invitation link ready" not in again
+    assert Invitation.objects.filter(team=alice.team).count() == 1
+    assert len(mailoutbox) == 1

@@ -13,9 +13,10 @@ KEY_RE = re.compile(r"pd_live_[0-9A-Za-z]{38}")
 
 
 def _create(person, **fields):
+    """Create a key; the POST redirects to the keys page, which shows it once."""
     # The form's scope boxes all start checked; a browser sends them.
     data = {"name": "Website", "scopes": Scope.values, **fields}
-    return person.client.post(f"{person.prefix}/keys/new/", data)
+    return person.client.post(f"{person.prefix}/keys/new/", data, follow=True)
 
 
 def test_a_new_key_is_shown_once_and_works(alice):
@@ -50,12 +51,12 @@ def test_key_options_are_stored(alice):
     _create(
         alice,
         expires_on="2999-01-01",
-        allowed_models="nano-banana, gpt-image-1.5, nano-banana",
+        allowed_models=["gemini-2.5-flash-image", "gpt-image-1.5"],
         monthly_credit_limit="250",
     )
     key = ApiKey.objects.get(team=alice.team)
     assert key.expires_at.year == 2999
-    assert key.allowed_models == ["nano-banana", "gpt-image-1.5"]
+    assert key.allowed_models == ["gemini-2.5-flash-image", "gpt-image-1.5"]
     assert str(key.monthly_credit_limit) == "250.00"
     assert key.created_by == alice.user
 
@@ -148,3 +149,38 @@ def test_anonymous_visitors_are_sent_to_log_in(client, alice):
     response = client.get(f"{alice.prefix}/keys/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_new_key_is_shown_once_after_the_redirect_and_never_again(alice):
+    response = _create(alice)
+    assert response.redirect_chain == [(f"{alice.prefix}/keys/", 302)]
+    raw = KEY_RE.search(response.content.decode()).group(0)
+    again = alice.client.get(f"{alice.prefix}/keys/").content.decode()
+    assert raw not in again and 'data-testid="new-key"' not in again
+    assert ApiKey.objects.count() == 1
+
+
+def test_keys_are_limited_to_catalog_models_only(alice):
+    response = _create(alice, allowed_models=["no-such-model"])
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_a_key_is_renamed_by_its_team_only(alice, charlie, alice_key):
+    url = f"{alice.prefix}/keys/{alice_key.api_key.pk}/rename/"
+    alice.client.post(url, {"name": "  Backend (prod) "})
+    assert ApiKey.objects.get(pk=alice_key.api_key.pk).name == "Backend (prod)"
+    response = alice.client.post(url, {"name": "   "}, follow=True)
+    assert "A key needs a name." in response.content.decode()
+    other = f"{charlie.prefix}/keys/{alice_key.api_key.pk}/rename/"
+    assert charlie.client.post(other, {"name": "mine"}).status_code == 404
+    assert ApiKey.objects.get(pk=alice_key.api_key.pk).name == "Backend (prod)"
+
+
+def test_last_used_reads_in_plain_words(alice, alice_key):
+    from django.utils import timezone
+
+    ApiKey.objects.filter(pk=alice_key.api_key.pk).update(last_used_at=timezone.now())
+    html = alice.client.get(f"{alice.prefix}/keys/").content.decode()
+    assert "just now" in html and "0 minutes" not in html

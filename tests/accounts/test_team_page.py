@@ -113,7 +113,7 @@ def test_managers_remove_a_member(manager, erin):
 def test_managers_create_and_revoke_invitations(manager, alice):
     _membership, client = manager
     assert (
-        client.post(_acme("/team/invitations/"), {"email": "", "role": "member"}).status_code == 200
+        client.post(_acme("/team/invitations/"), {"email": "", "role": "member"}).status_code == 302
     )
     invitation = Invitation.objects.get(team=alice.team)
     assert client.post(_acme(f"/team/invitations/{invitation.pk}/revoke/")).status_code == 302
@@ -332,3 +332,12 @@ def test_another_teams_member_cannot_be_removed_nor_their_keys_revoked(alice, ch
 
     assert response.status_code == 404
     assert _models(Client(), charlie_key) == 200
+
+
+def test_a_sole_owner_is_told_why_instead_of_offered_leave(alice, bob):
+    html = alice.client.get(f"{alice.prefix}/team/").content.decode()
+    assert "make someone else owner before you can leave" in html
+    assert f'action="{alice.prefix}/team/leave/"' not in html
+    Membership.objects.filter(pk=bob.membership.pk).update(role=Role.OWNER)
+    html = alice.client.get(f"{alice.prefix}/team/").content.decode()
+    assert f'action="{alice.prefix}/team/leave/"' in html

@@ -93,6 +93,7 @@ ID_URLS: dict[str, IdUrl] = {
     ),
     "key_revoke": IdUrl("post", lambda w: w.alice_key.api_key),
     "key_roll": IdUrl("post", lambda w: w.alice_key.api_key, {"grace": "3600"}),
+    "key_rename": IdUrl("post", lambda w: w.alice_key.api_key, {"name": "taken over"}),
     "billing_key_limit": IdUrl("post", lambda w: w.alice_key.api_key, {"limit": "1"}),
     "billing_member_limit": IdUrl("post", lambda w: w.bob.membership, {"limit": "1"}),
     # Generator pages: jobs and gallery images.

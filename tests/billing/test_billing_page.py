@@ -33,10 +33,11 @@ def test_it_shows_balance_holds_and_ledger(alice):
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-testid="balance">94.00<' in html
-    assert 'data-testid="on-hold">6.00<' in html
+    assert 'data-testid="balance">94<' in html
+    assert 'data-testid="on-hold">6<' in html
     assert "test world" in html
     assert alice.url("billing_receipt", "g1") in html
+    assert "Running: 6 held until it finishes" in html
 
 
 def test_it_forecasts_run_out_at_the_last_7_days_rate(alice, run_job):
@@ -67,7 +68,7 @@ def test_the_other_team_sees_its_own_balance_only(alice, charlie):
     page = charlie.client.get(charlie.url("billing")).content.decode()
 
     assert "acme-job" not in page
-    assert 'data-testid="balance">100.00<' in page
+    assert 'data-testid="balance">100<' in page
 
 
 def test_filters_narrow_the_ledger(alice, bob, alice_key):
@@ -178,3 +179,21 @@ def test_ledger_csv_for_a_member_has_only_their_rows(alice, bob):
 
 def test_it_needs_a_login(client, alice):
     assert client.get(alice.url("billing")).status_code == 302
+
+
+def test_the_statement_is_one_line_per_generation_and_raw_entries_on_demand(alice, run_job):
+    job = run_job(alice, n=2, model="nano-banana")
+    html = alice.client.get(alice.url("billing")).content.decode()
+    rows = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == 2  # the generation and the starting credits
+    assert "Nano Banana" in rows and "−4" in rows and "badge-kind-release" not in rows
+    assert alice.url("billing_receipt", job.public_id) in rows
+    raw = alice.client.get(alice.url("billing"), {"kind": "release"}).content.decode()
+    assert raw.split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 1
+
+
+def test_people_are_not_shown_setting_names(alice, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    html = alice.client.get(alice.url("billing")).content.decode()
+    assert "Card payments are not available here" in html
+    assert "STRIPE_SECRET_KEY" not in html

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
@@ -113,7 +114,15 @@ def _in_a_thread(work: Callable):
     """Run ``work`` on a fresh thread: Playwright's loop is the main thread's running loop,
     and the pipeline's async steps (async_to_sync) refuse to run under one."""
     result: list = []
-    thread = threading.Thread(target=lambda: result.append(work()))
+
+    def run():
+        try:
+            result.append(work())
+        finally:
+            # The thread's own database connection goes back (to PostgreSQL's pool).
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
     assert result, "the work raised; see the thread's traceback above"
@@ -122,20 +131,20 @@ def _in_a_thread(work: Callable):
 
 @pytest.fixture
 def make_images(transactional_db) -> Callable:
-    """Run a job through the real pipeline on the offline renderer (small and fast), as
-    if from the browser, and return its images."""
+    """Run a job through the real pipeline, as if from the browser, and return its
+    images. Models render offline here (demo mode): small sizes keep it fast."""
     from asgiref.sync import async_to_sync
 
     from generator import jobs
     from generator.models import Source
 
-    def make(user, team, *, prompt="A lighthouse at dusk", n=1, size="256x256", **spec):
+    def make(
+        user, team, *, prompt="A lighthouse at dusk", n=1, size="256x256", model="local-preview"
+    ):
         def work():
             generation = jobs.submit(
                 team=team,
-                spec=jobs.GenerationSpec(
-                    model="local-preview", prompt=prompt, n=n, size=size, **spec
-                ),
+                spec=jobs.GenerationSpec(model=model, prompt=prompt, n=n, size=size),
                 source=Source.UI,
                 is_async=False,
                 user=user,

@@ -1,6 +1,7 @@
 """Billing in a real browser: an owner redeems a code and watches the balance change,
 sees the usage chart, and the pages are screenshotted at desktop and phone widths."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from billing import ledger, topups
 from billing.models import LedgerEntry, RedeemBatch, UsageDaily
 from pixdash.accounts.models import ApiKey, Membership, Role, User
 from pixdash.accounts.teams import sign_up
+from pixdash.accounts.templatetags.formatting import credits
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +93,7 @@ def test_an_owner_redeems_a_code_and_sees_usage(new_page, live_server, owner, sc
     page.get_by_role("link", name="Billing").click()
     balance = page.get_by_test_id("balance")
     before = ledger.balance(owner.current_team)
-    expect(balance).to_have_text(f"{before:,.2f}")
+    expect(balance).to_have_text(credits(before))
 
     page.get_by_label("Redeem code").fill("PIX-0000-0000-0000-0000")
     page.get_by_role("button", name="Redeem").click()
@@ -99,8 +101,8 @@ def test_an_owner_redeems_a_code_and_sees_usage(new_page, live_server, owner, sc
 
     page.get_by_label("Redeem code").fill(code)
     page.get_by_role("button", name="Redeem").click()
-    expect(page.get_by_text("Code redeemed: 150.00 credits added.")).to_be_visible()
-    expect(balance).to_have_text(f"{before + 150:,.2f}")
+    expect(page.get_by_text("Code redeemed: 150 credits added.")).to_be_visible()
+    expect(balance).to_have_text(credits(before + 150))
     assert LedgerEntry.objects.filter(kind="redeem").count() == 1
     expect(page.get_by_test_id("forecast")).to_be_visible()
     screenshot(page, "billing")
@@ -133,3 +135,32 @@ def test_a_member_sees_the_balance_but_no_top_up(new_page, live_server, owner):
     expect(page.get_by_test_id("balance")).to_be_visible()
     expect(page.get_by_label("Redeem code")).to_have_count(0)
     expect(page.get_by_role("heading", name="Your charges")).to_be_visible()
+
+
+def test_the_statement_shows_one_line_per_generation_in_plain_words(
+    new_page, live_server, owner, make_images, screenshot
+):
+    made = make_images(owner, owner.current_team, model="gemini-2.5-flash-image", n=2)
+    page = new_page()
+    _log_in(page, live_server, "olga@studio.test")
+    page.get_by_role("link", name="Billing").click()
+    table = page.locator(".ledger-table tbody")
+    # Seven generations and the welcome credits: eight lines, no separate releases.
+    expect(table.locator("tr")).to_have_count(8)
+    expect(table).not_to_contain_text("Release")
+    first = table.locator("tr").first
+    expect(first).to_contain_text("Nano Banana · 2 images")
+    expect(first).not_to_contain_text("gemini-2.5-flash-image")
+    expect(first.get_by_test_id("ledger-amount")).to_have_text("−4")
+    expect(first.locator(".ledger-thumbs img")).to_have_count(len(made))
+    refunded = table.locator("tr", has_text="4 given back")
+    expect(refunded.get_by_test_id("ledger-amount")).to_have_text("−4")
+    expect(refunded.get_by_role("link", name="Receipt")).to_be_visible()
+    expect(table.locator("tr").last).to_contain_text("Credits from the operator")
+    expect(page.get_by_test_id("balance")).to_have_text(re.compile(r"^\d[\d,]*$"))
+    expect(page.locator("main")).not_to_contain_text("STRIPE_SECRET_KEY")
+    screenshot(page, "billing-statement")
+    phone = new_page(viewport=PHONE)
+    _log_in(phone, live_server, "olga@studio.test")
+    phone.goto(live_server.url + page.url.split(live_server.url)[1])
+    screenshot(phone, "billing-statement-390")

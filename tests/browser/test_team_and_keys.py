@@ -154,8 +154,9 @@ def test_the_create_key_button_is_reachable_with_the_keyboard(new_page, live_ser
     assert create.evaluate("el => el.matches(':focus-visible')"), "no visible focus ring"
 
 
-def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page, live_server):
-    # The switcher used to send next=/keys/new/, a POST-only URL that answers GET with 405.
+def test_switching_team_after_a_form_post_lands_on_the_same_page(new_page, live_server):
+    # The switcher used to send next=/keys/new/, a POST-only URL that answers GET with 405;
+    # creating a key now redirects to the keys page, which the other team has too.
     page = new_page()
     _sign_up(page, live_server, name="Sam", email="sam@example.test")
     page.goto(f"{live_server.url}/teams/")
@@ -166,13 +167,13 @@ def test_switching_team_on_a_page_a_form_post_rendered_lands_on_a_page(new_page,
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name", exact=True).fill("Script")
     page.get_by_role("button", name="Create key").click()
-    expect(page).to_have_url(re.compile(r"/t/[-\w]+/keys/new/$"))
+    expect(page).to_have_url(re.compile(r"/t/[-\w]+/keys/$"))
     expect(page.get_by_role("link", name="API keys")).to_have_attribute("aria-current", "page")
 
     page.get_by_label("Current team").select_option(label="Sam's team")
     expect(page.get_by_role("status")).to_contain_text("Switched to Sam's team.")
     team = User.objects.get(email="sam@example.test").current_team
-    expect(page).to_have_url(f"{live_server.url}/t/{team.slug}/")
+    expect(page).to_have_url(f"{live_server.url}/t/{team.slug}/keys/")
     expect(page.get_by_label("Current team")).to_have_value(
         str(User.objects.get(email="sam@example.test").current_team.pk)
     )
@@ -195,3 +196,55 @@ def test_removing_a_member_offers_to_revoke_their_keys(
     expect(page.get_by_text("and 1 API key revoked")).to_be_visible()
     bob_key.api_key.refresh_from_db()
     assert bob_key.api_key.revoked_at is not None
+
+
+def test_reloading_after_an_invitation_or_a_new_key_creates_nothing_more(
+    new_page, live_server, log_in, transactional_db, mailoutbox
+):
+    from pixdash.accounts.models import ApiKey
+    from pixdash.accounts.teams import sign_up as make_user
+
+    user = make_user(email="rita@example.test", password=PASSWORD, name="Rita")
+    page = log_in(new_page(), user, "/team/")
+    page.get_by_label("E-mail (optional)").fill("grace@example.test")
+    page.get_by_role("button", name="Create invitation").click()
+    expect(page.locator("#invite-link")).to_contain_text("/invitations/")
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rita's team")
+    expect(page.locator("#invite-link")).to_have_count(0)
+    assert Invitation.objects.count() == 1
+    assert len(mailoutbox) == 1
+
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name", exact=True).fill("Script")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_test_id("new-key")).to_have_text(re.compile(r"^pd_live_"))
+    page.reload()
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    assert ApiKey.objects.count() == 1
+
+
+def test_a_key_is_limited_to_models_picked_from_the_catalog_and_renamed(
+    new_page, log_in, transactional_db, screenshot
+):
+    from pixdash.accounts.models import ApiKey
+    from pixdash.accounts.teams import sign_up as make_user
+
+    user = make_user(email="kai@example.test", password=PASSWORD, name="Kai")
+    page = log_in(new_page(), user, "/keys/")
+    page.get_by_label("Name", exact=True).fill("Thumbnailer")
+    page.get_by_role("checkbox", name="Offline preview").check()
+    page.get_by_role("checkbox", name="Nano Banana", exact=True).check()
+    page.get_by_role("button", name="Create key").click()
+    key = ApiKey.objects.get()
+    assert sorted(key.allowed_models) == ["gemini-2.5-flash-image", "local-preview"]
+    row = page.locator(f"#key-{key.pk}")
+    expect(row).to_contain_text("only Nano Banana, Offline preview")
+    screenshot(page, "keys-picker")
+
+    row.get_by_text("Rename").click()
+    row.get_by_label("New name for “Thumbnailer”").fill("Thumbnails (prod)")
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator(f"#key-{key.pk}")).to_contain_text("Thumbnails (prod)")
+    assert ApiKey.objects.get().name == "Thumbnails (prod)"

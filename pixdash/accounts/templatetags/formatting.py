@@ -42,3 +42,9 @@ def ago(moment: datetime | None) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment).split(',')[0]} ago"
+
+
+@register.filter
+def lookup(mapping: dict, key):
+    """``mapping[key]`` in a template, or "" when it has none."""
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from pixdash.accounts import once
 from pixdash.accounts.access import team_required
 from pixdash.accounts.forms import InvitationForm
 from pixdash.accounts.models import Invitation
@@ -49,8 +50,11 @@ def invitation_create(request):
     link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
     if invitation.email:
         _send_invitation_email(request, invitation, link)
-    # The token is stored only as a digest, so this response is the one place it appears.
-    return render_team(request, new_invitation=invitation, new_invitation_link=link)
+    # The token is stored only as a digest: the team page shows the link this once, and a
+    # reload of it (or of this POST's result) creates and sends nothing again.
+    response = redirect("team", request.team.slug)
+    once.stash(request, response, "invitation", link, about=invitation.pk)
+    return response
 
 
 @require_POST

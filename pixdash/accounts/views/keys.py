@@ -1,6 +1,6 @@
-"""API keys page. Members see, roll and revoke the keys they created; owners and admins,
-all of the team's keys. A new (or rolled) key's secret appears only in the response that
-created it."""
+"""API keys page. Members see, rename, roll and revoke the keys they created; owners and
+admins, all of the team's keys. A new (or rolled) key's secret is shown once, on the page
+the creation redirects to (see once.py), so a reload creates nothing."""
 
 from django.contrib import messages
 from django.db.models import QuerySet
@@ -8,9 +8,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from pixdash.accounts import once
 from pixdash.accounts.access import team_required
-from pixdash.accounts.forms import ApiKeyForm, RollKeyForm
-from pixdash.accounts.keys import KeyRefused, create_api_key, revoke_api_key, roll_api_key
+from pixdash.accounts.forms import ApiKeyForm, KeyNameForm, RollKeyForm
+from pixdash.accounts.keys import (
+    KeyRefused,
+    create_api_key,
+    rename_api_key,
+    revoke_api_key,
+    roll_api_key,
+)
 from pixdash.accounts.models import ApiKey
 
 
@@ -28,27 +35,48 @@ def _get_key_for_member(request, pk: int) -> ApiKey:
     return get_object_or_404(_visible_keys(request), pk=pk)
 
 
+def _catalog() -> list[tuple[str, str]]:
+    # The keys page offers the catalog's models by name: a key limited to a misspelt id
+    # would be refused every model. (The only place accounts reads the catalog.)
+    from generator import catalog
+
+    return [(m.public_id, m.display_name) for m in catalog.enabled_models()]
+
+
 def _render_keys(request, *, form=None, status=200, **extra):
+    models = _catalog()
     context = {
         "keys": _visible_keys(request),
-        "form": form or ApiKeyForm(),
+        "form": form or ApiKeyForm(models=models),
+        "model_names": dict(models),
         "roll_form": RollKeyForm(),
         **extra,
     }
     return render(request, "accounts/keys.html", context, status=status)
 
 
+@never_cache
 @require_GET
 @team_required
 def key_list(request):
-    return _render_keys(request)
+    new = once.take(request, "api_key")
+    extra = {}
+    if new is not None:
+        raw_key, pk = new
+        new_key = _visible_keys(request).select_related("rolled_from").filter(pk=pk).first()
+        extra = {"raw_key": raw_key, "new_key": new_key}
+        if new_key is not None and new_key.rolled_from_id:
+            extra["rolled_from"] = new_key.rolled_from
+    response = _render_keys(request, **extra)
+    once.clear(response, "api_key")
+    return response
 
 
 @never_cache
 @require_POST
 @team_required
 def key_create(request):
-    form = ApiKeyForm(request.POST)
+    form = ApiKeyForm(request.POST, models=_catalog())
     if not form.is_valid():
         return _render_keys(request, form=form, status=400)
     api_key, raw_key = create_api_key(
@@ -62,7 +90,23 @@ def key_create(request):
         require_end_user=form.cleaned_data["require_end_user"],
         rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
     )
-    return _render_keys(request, new_key=api_key, raw_key=raw_key)
+    # Shown once on the keys page after a redirect: a reload creates no second key.
+    response = redirect("keys", request.team.slug)
+    once.stash(request, response, "api_key", raw_key, about=api_key.pk)
+    return response
+
+
+@require_POST
+@team_required
+def key_rename(request, pk: int):
+    api_key = _get_key_for_member(request, pk)
+    form = KeyNameForm(request.POST)
+    if form.is_valid():
+        rename_api_key(api_key=api_key, name=form.cleaned_data["name"])
+        messages.success(request, f"Key renamed to “{api_key.name}”.")
+    else:
+        messages.error(request, " ".join(form.errors["name"]))
+    return redirect("keys", request.team.slug)
 
 
 @never_cache
@@ -80,7 +124,9 @@ def key_roll(request, pk: int):
     except KeyRefused as error:
         messages.error(request, str(error))
         return redirect("keys", request.team.slug)
-    return _render_keys(request, new_key=successor, raw_key=raw_key, rolled_from=api_key)
+    response = redirect("keys", request.team.slug)
+    once.stash(request, response, "api_key", raw_key, about=successor.pk)
+    return response
 
 
 @require_POST

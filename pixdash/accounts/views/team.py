@@ -8,8 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from pixdash.accounts import once
 from pixdash.accounts.access import team_required
 from pixdash.accounts.forms import InvitationForm, RetentionForm, RoleForm, TeamNameForm
 from pixdash.accounts.models import Membership, Role, Team
@@ -39,9 +41,12 @@ def render_team(
     keys = keys_created_by_members(team)
     for member in members:  # offered for revocation when the member is removed
         member.created_keys = keys.get(member.user_id, [])
+    owners = sum(1 for m in members if m.is_owner)
     context = {
         **extra,
         "members": members,
+        # The last owner cannot leave (teams.leave_team refuses): say so instead of offering it.
+        "sole_owner": request.membership.is_owner and owners == 1,
         "invitations": [i for i in team.invitations.select_related("invited_by") if i.is_pending],
         "name_form": name_form or TeamNameForm(initial={"name": team.name}),
         "invitation_form": invitation_form or InvitationForm(),
@@ -52,10 +57,21 @@ def render_team(
     return render(request, "accounts/team.html", context, status=status)
 
 
+@never_cache
 @require_GET
 @team_required
 def team_detail(request):
-    return render_team(request)
+    new = once.take(request, "invitation")
+    extra = {}
+    if new is not None:
+        link, pk = new
+        extra = {
+            "new_invitation": request.team.invitations.filter(pk=pk).first(),
+            "new_invitation_link": link,
+        }
+    response = render_team(request, **extra)
+    once.clear(response, "invitation")
+    return response
 
 
 @require_POST
