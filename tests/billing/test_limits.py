@@ -111,3 +111,21 @@ def test_another_teams_ids_answer_404(alice, bob, charlie, alice_key, name):
     pk = alice_key.api_key.pk if name == "billing_key_limit" else bob.membership.pk
     assert charlie.client.post(charlie.url(name, pk), {"limit": "1"}).status_code == 404
     assert not MemberLimit.objects.exists()
+
+
+def test_the_limit_functions_set_and_remove(alice, bob, alice_key):
+    from billing import alerts, limits
+    from billing.models import BillingSettings
+
+    limits.set_key_limit(api_key=alice_key.api_key, limit=Decimal("12.50"))
+    assert ApiKey.objects.get(pk=alice_key.api_key.pk).monthly_credit_limit == Decimal("12.50")
+    limits.set_key_limit(api_key=alice_key.api_key, limit=None)
+    assert ApiKey.objects.get(pk=alice_key.api_key.pk).monthly_credit_limit is None
+    limits.set_member_limit(membership=bob.membership, limit=Decimal("3"))
+    assert MemberLimit.objects.get(user=bob.user).monthly_credit_limit == Decimal("3")
+    limits.set_member_limit(membership=bob.membership, limit=None)
+    assert not MemberLimit.objects.exists()
+    # Already below the new threshold: shown now, e-mailed after the next refill and drop.
+    alerts.set_low_balance_threshold(team=alice.team, threshold=Decimal("500"))
+    settings_row = BillingSettings.objects.get(team=alice.team)
+    assert settings_row.low_balance_threshold == Decimal("500") and settings_row.low_balance_alerted

@@ -115,3 +115,24 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server,
         finally:
             context.close()
     assert not problems, "\n".join(f"{where}: {found}" for where, found in problems.items())
+
+
+def _background_lightness(page: Page) -> float:
+    rgb = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (
+        int(part) for part in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]
+    )
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def test_dark_mode_follows_the_system_setting(browser, live_server, world, screenshot):
+    lightness = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        _log_in(page, live_server, world["owner"])
+        page.goto(f"{live_server.url}/t/{world['team'].slug}/")
+        lightness[scheme] = _background_lightness(page)
+        screenshot(page, f"generator-{scheme}")
+        context.close()
+    assert lightness["light"] > 0.9 and lightness["dark"] < 0.15, lightness
