@@ -9,6 +9,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,18 @@ def make_images(transactional_db) -> Callable:
         return _in_a_thread(work)
 
     return make
+
+
+@pytest.fixture
+def dana(transactional_db):
+    """A designer with 50 credits in her own team, as after signing up and topping up."""
+    from billing import ledger
+    from pixdash.accounts.teams import sign_up
+    from tests.conftest import PASSWORD
+
+    user = sign_up(email="dana@example.test", password=PASSWORD, name="Dana")
+    ledger.credit(team=user.current_team, amount=Decimal("50"), reason="browser test")
+    return user
 
 
 @pytest.fixture

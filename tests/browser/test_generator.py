@@ -173,17 +173,6 @@ PNG_1PX = bytes.fromhex(
 )
 
 
-@pytest.fixture
-def dana(transactional_db):
-    """A designer with 50 credits in her own team, as after signing up and topping up."""
-    from pixdash.accounts.teams import sign_up
-    from tests.conftest import PASSWORD
-
-    user = sign_up(email="dana@example.test", password=PASSWORD, name="Dana")
-    ledger.credit(team=user.current_team, amount=Decimal("50"), reason="browser test")
-    return user
-
-
 def _generator(new_page, log_in, user, **context):
     page = new_page(**context)
     log_in(page, user, "/")
@@ -406,23 +395,3 @@ def test_reuse_settings_fills_the_form_and_ctrl_enter_generates(
     expect(page.locator(".job")).to_have_count(2)
     again = Generation.objects.order_by("-pk").first()
     assert (again.prompt, again.aspect_ratio) == ("A teal bicycle", "16:9")
-
-
-def test_a_queued_job_is_canceled_from_its_card_and_cleared_from_the_list(new_page, log_in, dana):
-    # No worker runs in this test: the job waits in the queue until it is canceled.
-    page = _generator(new_page, log_in, dana)
-    page.get_by_label("Prompt").fill("Never mind")
-    _pick_model(page, "Nano Banana Pro")
-    page.get_by_role("button", name="Generate").click()
-    card = page.locator(".job").first
-    expect(card.get_by_test_id("job-status")).to_have_text("Queued…")
-    expect(card).to_contain_text("8 credits on hold")
-    card.get_by_role("button", name="Cancel").click()
-    expect(card.get_by_test_id("job-status")).to_have_text("Canceled")
-    expect(card).to_contain_text("nothing charged")
-    assert ledger.balance(dana.current_team) == Decimal("50")
-    expect(page.locator("#balance-chip")).to_contain_text("Balance 50 credits")
-    card.get_by_role("button", name="Clear this job from the list").click()
-    expect(page.locator(".job")).to_have_count(0)
-    page.reload()
-    expect(page.locator(".job")).to_have_count(0)
