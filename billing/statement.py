@@ -151,17 +151,19 @@ class Line:
 
 
 def without_releases(entries: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
-    """The rows a statement pages over: a release is shown on its hold's line."""
-    return entries.exclude(kind=EntryKind.RELEASE)
+    """The rows a statement pages over: a release is shown on its hold's line, read in the
+    page's own query (a subquery on the reference index, for the page's holds only)."""
+    release = LedgerEntry.objects.filter(
+        reference=OuterRef("reference"), kind=EntryKind.RELEASE
+    ).values("amount")[:1]
+    return entries.exclude(kind=EntryKind.RELEASE).annotate(
+        released_amount=Subquery(release, output_field=DecimalField())
+    )
 
 
 def lines(entries: list[LedgerEntry], *, team: Team) -> list[Line]:
+    """A page of ``without_releases`` rows as statement lines."""
     holds = [entry.reference for entry in entries if entry.kind == EntryKind.HOLD]
-    releases = dict(
-        LedgerEntry.objects.filter(
-            account__team=team, kind=EntryKind.RELEASE, reference__in=holds
-        ).values_list("reference", "amount")
-    )
     bought = receipts.find_many(holds, team=team)
     result = []
     for entry in entries:
@@ -171,7 +173,7 @@ def lines(entries: list[LedgerEntry], *, team: Team) -> list[Line]:
             )
             continue
         held = -entry.amount
-        released = releases.get(entry.reference)
+        released = entry.released_amount
         settled = released is not None
         result.append(
             Line(

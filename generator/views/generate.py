@@ -34,9 +34,16 @@ def _default_model(models: list[ImageModel]) -> ImageModel | None:
     return usable[0] if usable else (models[0] if models else None)
 
 
-def cost(request, image_model: ImageModel | None, raw_n, ratio, *, references: int = 0) -> dict:
+def cost(
+    request, image_model: ImageModel | None, raw_n, ratio, *, references: int = 0, full=True
+) -> dict:
     """The cost line: the credits the job would hold (jobs.quote) and, when it would be
-    refused, why; the count is checked by the form's own field, with its messages."""
+    refused, why; the count is checked by the form's own field, with its messages.
+
+    The page itself prices with the plan alone (``full=False``: what is held, and whether
+    the balance covers it), to stay within its statement budget; the line's refresh, on
+    any change, runs the whole quote, spending caps included. submit() checks everything
+    again either way."""
     balance = ledger.balance(request.team)
     context = {
         "selected": image_model,
@@ -65,7 +72,16 @@ def cost(request, image_model: ImageModel | None, raw_n, ratio, *, references: i
         images=reference_placeholders(references),
     )
     try:
-        quote = jobs.quote(team=request.team, spec=spec, user=request.user)
+        if full:
+            quote = jobs.quote(team=request.team, spec=spec, user=request.user)
+        else:
+            planned = jobs.planning.plan(spec)
+            short = balance < planned.hold
+            quote = jobs.Quote(
+                plan=planned,
+                allowed=not short,
+                reasons=("insufficient_credits",) if short else (),
+            )
     except jobs.JobError as error:
         context["problem"] = context["blocked"] = error.message
         return context
@@ -95,7 +111,9 @@ def _page_context(request, form: GenerateForm, *, reused: list[InputImage] = ())
         "ratio": ratio,
         "n_value": form["n"].value() or 1,
         "references": references,
-        **cost(request, image_model, form["n"].value() or 1, ratio, references=references),
+        **cost(
+            request, image_model, form["n"].value() or 1, ratio, references=references, full=False
+        ),
     }
 
 

@@ -35,10 +35,15 @@ class NotAMember(Exception):
     """The URL names a team the user does not belong to (or that does not exist)."""
 
 
-def membership_for(user, team_slug: str) -> Membership:
-    membership = (
-        Membership.objects.select_related("team").filter(user=user, team__slug=team_slug).first()
+def membership_for(request, team_slug: str) -> Membership:
+    """The user's membership of the URL's team. All their memberships are read at once
+    (they are few) and kept on the request: the team switcher lists them without asking
+    again."""
+    memberships = list(
+        Membership.objects.select_related("team").filter(user=request.user).order_by("team__name")
     )
+    request.memberships = memberships
+    membership = next((m for m in memberships if m.team.slug == team_slug), None)
     if membership is None:
         raise NotAMember(team_slug)
     return membership
@@ -67,7 +72,7 @@ def team_required(view=None, *, manager: bool = False):
         @wraps(view_func)
         def wrapper(request, *args, team_slug: str, **kwargs):
             try:
-                membership = membership_for(request.user, team_slug)
+                membership = membership_for(request, team_slug)
             except NotAMember:
                 return not_a_member(request)
             if manager and not membership.is_manager:

@@ -28,6 +28,13 @@ def _section(request) -> str:
     return next((section for start, section in _SECTIONS if name.startswith(start)), "")
 
 
+def _my_teams(request, user) -> list[Team]:
+    known = getattr(request, "memberships", None)
+    if known is not None:  # read by team_required already
+        return [membership.team for membership in known]
+    return list(Team.objects.filter(memberships__user=user).order_by("name"))
+
+
 def current_team(request):
     """The navigation's team and the team switcher's data.
 
@@ -48,5 +55,5 @@ def current_team(request):
         **context,
         "nav_team": membership.team if membership else None,
         "nav_section": _section(request),
-        "my_teams": Team.objects.filter(memberships__user=user).order_by("name"),
+        "my_teams": _my_teams(request, user),
     }

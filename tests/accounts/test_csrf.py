@@ -338,6 +338,7 @@ def _key_roll(client, w):
         w.alice.url("key_roll", key.pk),
         {"grace": "3600"},
         lambda: ApiKey.objects.filter(rolled_from=key).exists(),
+    )
 
 
 def _key_rename(client, w):

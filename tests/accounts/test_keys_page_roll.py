@@ -12,7 +12,10 @@ KEY_RE = re.compile(r"pd_live_[0-9A-Za-z]{38}")
 
 
 def _create(person, **fields):
-    return person.client.post(person.url("key_create"), {"name": "Dashboard", **fields})
+    # The creation redirects to the keys page, which shows the new key once.
+    return person.client.post(
+        person.url("key_create"), {"name": "Dashboard", **fields}, follow=True
+    )
 
 
 def test_scopes_and_the_user_requirement_are_chosen_at_creation(alice):
@@ -44,7 +47,9 @@ def test_a_key_without_scopes_is_refused_at_the_field(alice):
 
 
 def test_rolling_shows_the_successor_once_and_keeps_the_old_key_for_the_grace(alice, alice_key):
-    response = alice.client.post(alice.url("key_roll", alice_key.api_key.pk), {"grace": 3600})
+    response = alice.client.post(
+        alice.url("key_roll", alice_key.api_key.pk), {"grace": 3600}, follow=True
+    )
 
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
@@ -87,7 +92,8 @@ def test_a_rolled_key_cannot_be_rolled_again(alice, alice_key):
 
 
 def test_a_member_rolls_their_own_key_but_not_a_teammates(alice, bob, alice_key, bob_key):
-    assert bob.client.post(bob.url("key_roll", bob_key.api_key.pk), {"grace": 0}).status_code == 200
+    rolled = bob.client.post(bob.url("key_roll", bob_key.api_key.pk), {"grace": 0}, follow=True)
+    assert rolled.status_code == 200
     assert (
         bob.client.post(bob.url("key_roll", alice_key.api_key.pk), {"grace": 0}).status_code == 404
     )
