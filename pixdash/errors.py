@@ -5,31 +5,25 @@ names): useful to a developer reading a traceback, confusing to someone trying P
 `make run`. The /v1 API answers its own JSON errors and is left alone.
 """
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import Http404
 from django.views.defaults import page_not_found
 
+from pixdash.core.hybrid import HybridMiddleware
 
-class FriendlyNotFoundMiddleware:
-    sync_capable = True
-    async_capable = True
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
+class FriendlyNotFoundMiddleware(HybridMiddleware):
+    """Nothing on the way in or out: only process_exception acts, so requests that do not
+    404 pay nothing (and no thread hop under ASGI)."""
 
-    def __call__(self, request):
-        # Nothing to do on the way in or out: only process_exception matters, so no extra
-        # sync/async hop for requests that do not 404.
+    def call(self, request):
         return self.get_response(request)
 
+    async def acall(self, request):
+        return await self.get_response(request)
+
     def process_exception(self, request, exception):
-        if (
-            settings.DEBUG
-            and isinstance(exception, Http404)
-            and not request.path.startswith("/v1/")
-        ):
+        api = request.path.startswith("/v1/")
+        if settings.DEBUG and isinstance(exception, Http404) and not api:
             return page_not_found(request, exception)
         return None

@@ -90,7 +90,11 @@ def key_create(request):
         require_end_user=form.cleaned_data["require_end_user"],
         rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
     )
-    # Shown once on the keys page after a redirect: a reload creates no second key.
+    return _show_once(request, api_key, raw_key)
+
+
+def _show_once(request, api_key: ApiKey, raw_key: str):
+    """To the keys page, which shows the secret once: a reload creates no second key."""
     response = redirect("keys", request.team.slug)
     once.stash(request, response, "api_key", raw_key, about=api_key.pk)
     return response
@@ -124,9 +128,7 @@ def key_roll(request, pk: int):
     except KeyRefused as error:
         messages.error(request, str(error))
         return redirect("keys", request.team.slug)
-    response = redirect("keys", request.team.slug)
-    once.stash(request, response, "api_key", raw_key, about=successor.pk)
-    return response
+    return _show_once(request, successor, raw_key)
 
 
 @require_POST
