@@ -140,12 +140,19 @@ def make_images(transactional_db) -> Callable:
     from generator.models import Source
 
     def make(
-        user, team, *, prompt="A lighthouse at dusk", n=1, size="256x256", model="local-preview"
+        user,
+        team,
+        *,
+        prompt="A lighthouse at dusk",
+        n=1,
+        size="256x256",
+        model="local-preview",
+        **spec,
     ):
         def work():
             generation = jobs.submit(
                 team=team,
-                spec=jobs.GenerationSpec(model=model, prompt=prompt, n=n, size=size),
+                spec=jobs.GenerationSpec(model=model, prompt=prompt, n=n, size=size, **spec),
                 source=Source.UI,
                 is_async=False,
                 user=user,
