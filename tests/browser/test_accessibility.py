@@ -61,6 +61,7 @@ def _pages(world) -> list[str]:
         f"{t}/models/",
         f"{t}/team/",
         f"{t}/keys/",
+        f"{t}/webhooks/",
         f"{t}/billing/",
         f"{t}/billing/usage/",
         f"{t}/billing/receipts/{image.generation.public_id}/",
