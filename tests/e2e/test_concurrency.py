@@ -10,6 +10,7 @@ from django.db import connection
 
 from billing import ledger
 from generator.models import Generation, OutputImage
+from tests.e2e.conftest import start_web
 from tests.ledger_audit import assert_ledger_invariants
 
 pytestmark = [
@@ -19,6 +20,15 @@ pytestmark = [
         reason="a concurrency test of row locking needs PostgreSQL (SQLite serialises writers)",
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, e2e_tmp):
+    # One team sends 200 at once: the balance is under test, not the team's cap on jobs in
+    # flight (tests/generator/test_admission.py), which would refuse most of them first.
+    process = start_web(e2e_tmp, PIXDASH_TEAM_MAX_JOBS_IN_FLIGHT="1000")
+    yield process
+    process.stop()
 
 
 async def _fire(url: str, headers: dict, count: int) -> list[httpx.Response]:

@@ -167,6 +167,7 @@ def test_a_scaled_out_install_survives_a_killed_worker_and_its_numbers_add_up(
         "PIXDASH_METRICS_TOKEN": TOKEN,
         "PIXDASH_LOG_FORMAT": "json",
         "PIXDASH_API_RATE_LIMIT": "100000",
+        "PIXDASH_TEAM_MAX_JOBS_IN_FLIGHT": "100000",  # one team drives the whole load
         # Short limits so the killed worker's jobs are redelivered within seconds: the
         # claim's lease (13 s) runs out before Redis hands the message out again (15 s).
         "PIXDASH_JOB_TIME_LIMIT": "8",
