@@ -8,7 +8,8 @@ database CHECK is only the last line of defence.
 
 A generation holds ``n × price`` up front and settles once, releasing what was not
 delivered; the unique (reference, kind) constraint turns a repeated settle into a no-op.
-Settling also adds the charge to the UsageDaily rollup in the same transaction, so usage
+Settling also appends the charge as a UsageEvent in the same transaction, which
+billing.usage.roll_up() folds into the UsageDaily rollup before usage is read, so usage
 pages and the ledger cannot disagree.
 
 The low-balance e-mail is armed and fired here too, by conditional UPDATEs of
@@ -20,8 +21,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Q, Subquery, Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -32,11 +33,14 @@ from billing.models import (
     EntryKind,
     LedgerEntry,
     MemberLimit,
-    UsageDaily,
+    UsageEvent,
 )
 from pixdash.accounts.models import ApiKey, Team, User
+from pixdash.core import rows
 
 ZERO = Decimal("0.00")
+_ACCOUNTS = CreditAccount._meta.db_table
+_SETTINGS = BillingSettings._meta.db_table
 CENT = Decimal("0.01")
 # Amounts must fit the ledger's DecimalField (12 digits before the point).
 LIMIT = Decimal(10) ** (CREDIT_DIGITS["max_digits"] - CREDIT_DIGITS["decimal_places"])
@@ -71,40 +75,69 @@ def balance(team: Team) -> Decimal:
 
 def _credit(account: CreditAccount, amount: Decimal, *, unhold: Decimal = ZERO) -> None:
     """Add ``amount``; a settlement also takes its whole hold off ``on_hold``."""
-    changes = {"balance": F("balance") + amount, "updated_at": timezone.now()}
-    if unhold:
-        changes["on_hold"] = F("on_hold") - unhold
-    CreditAccount.objects.filter(pk=account.pk).update(**changes)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_ACCOUNTS} SET balance = balance + %s, on_hold = on_hold - %s, "
+            "updated_at = %s WHERE id = %s",
+            [amount, unhold, _now(), account.pk],
+        )
 
 
-def _debit(account: CreditAccount, amount: Decimal, *, holding: bool = False) -> None:
-    changes = {"balance": F("balance") - amount, "updated_at": timezone.now()}
-    if holding:
-        changes["on_hold"] = F("on_hold") + amount
-    updated = CreditAccount.objects.filter(pk=account.pk, balance__gte=amount).update(**changes)
-    if not updated:
+def _debit(account: CreditAccount, amount: Decimal) -> None:
+    """Take ``amount`` if the balance covers it, else raise InsufficientCredits."""
+    if _try_debit(account.team_id, amount) is None:
         available = CreditAccount.objects.get(pk=account.pk).balance
         raise InsufficientCredits(needed=amount, available=available)
-    _fire_low_balance_alert(account)
 
 
-def _current_balance(account: CreditAccount) -> Subquery:
-    return Subquery(CreditAccount.objects.filter(pk=account.pk).values("balance")[:1])
+def _try_debit(team_id: int, amount: Decimal, *, holding: bool = False) -> int | None:
+    """Take ``amount`` from the team's account if its balance covers it (a hold also adds
+    it to ``on_hold``) and return the account's id; None, with nothing written, if it does
+    not (or the team has no account yet). One statement on the hot row: the conditional
+    UPDATE, which also reads the new balance and the team's armed low-balance threshold."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_ACCOUNTS} SET balance = balance - %s, on_hold = on_hold + %s, "
+            "updated_at = %s WHERE team_id = %s AND balance >= %s RETURNING id, balance, "
+            f"(SELECT low_balance_threshold FROM {_SETTINGS} "
+            "WHERE team_id = %s AND low_balance_alerted = %s)",
+            [amount, amount if holding else ZERO, _now(), team_id, amount, team_id, False],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account_id, balance, armed_threshold = row
+    if armed_threshold is not None and _decimal(balance) < _decimal(armed_threshold):
+        _fire_low_balance_alert(account_id, team_id)
+    return account_id
 
 
-def _fire_low_balance_alert(account: CreditAccount) -> None:
+def _decimal(value) -> Decimal:
+    # SQLite hands numbers back as int or float; two decimals is what is stored.
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _now():
+    return CreditAccount._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
+
+
+def _current_balance(account_id: int) -> Subquery:
+    return Subquery(CreditAccount.objects.filter(pk=account_id).values("balance")[:1])
+
+
+def _fire_low_balance_alert(account_id: int, team_id: int) -> None:
     """After a debit: if the balance is now below the team's threshold and the alert is
     armed, disarm it and e-mail the managers after commit. The conditional UPDATE makes
     one debit of many concurrent ones the one that sends."""
     fired = BillingSettings.objects.filter(
-        team_id=account.team_id,
+        team_id=team_id,
         low_balance_alerted=False,
-        low_balance_threshold__gt=_current_balance(account),
+        low_balance_threshold__gt=_current_balance(account_id),
     ).update(low_balance_alerted=True)
     if fired:
         from billing import alerts  # alerts renders templates; keep the ledger import light
 
-        transaction.on_commit(partial(alerts.send_low_balance_email, team_id=account.team_id))
+        transaction.on_commit(partial(alerts.send_low_balance_email, team_id=team_id))
 
 
 def _rearm_low_balance_alert(account: CreditAccount) -> None:
@@ -114,7 +147,7 @@ def _rearm_low_balance_alert(account: CreditAccount) -> None:
     BillingSettings.objects.filter(
         team_id=account.team_id,
         low_balance_alerted=True,
-        low_balance_threshold__lte=_current_balance(account),
+        low_balance_threshold__lte=_current_balance(account.pk),
     ).update(low_balance_alerted=False)
 
 
@@ -216,20 +249,29 @@ def hold(
     amount = _exact(amount)
     if amount < 0:  # _debit() of a negative amount would add credits
         raise ValueError(f"A hold cannot be negative, got {amount}")
-    with transaction.atomic():
-        account = account_for(team)
-        _debit(account, amount, holding=True)
-        LedgerEntry.objects.create(
-            account=account,
-            kind=EntryKind.HOLD,
-            amount=-amount,
-            reference=reference,
-            model=model,
-            images=images,
-            api_key=api_key,
-            user=user,
-            end_user=end_user,
-        )
+    # No savepoint (two round trips saved per generation): a refusal is decided before
+    # anything is written and raised outside the block, and any other failure must undo
+    # the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        account_id = _try_debit(team.pk, amount, holding=True)
+        if account_id is None and not CreditAccount.objects.filter(team=team).exists():
+            account_id = _try_debit(account_for(team).team_id, amount, holding=True)
+        if account_id is not None:
+            rows.insert(
+                LedgerEntry(
+                    account_id=account_id,
+                    kind=EntryKind.HOLD,
+                    amount=-amount,
+                    reference=reference,
+                    model=model,
+                    images=images,
+                    api_key=api_key,
+                    user=user,
+                    end_user=end_user,
+                )
+            )
+    if account_id is None:
+        raise InsufficientCredits(needed=amount, available=balance(team))
     return Hold(reference=reference, amount=amount)
 
 
@@ -240,74 +282,68 @@ def settle(*, reference: str, charged: Decimal, images: int, model: str = "") ->
     fallback); the release entry and the usage rollup are booked to it.
 
     Returns False (and changes nothing) if the hold was already settled, so a duplicate
-    task delivery or a sweeper racing a worker cannot release twice.
+    task delivery or a sweeper racing a worker cannot release twice: the release entry is
+    inserted ON CONFLICT DO NOTHING against the unique (reference, kind) index.
     """
     charged = _exact(charged)
-    with transaction.atomic():
-        hold_entry = LedgerEntry.objects.select_related("account").get(
-            reference=reference, kind=EntryKind.HOLD
+    hold_entry = _hold_entry(reference)
+    held = -hold_entry.amount
+    if not ZERO <= charged <= held:
+        raise ValueError(f"Cannot charge {charged} against a hold of {held}")
+    with transaction.atomic(savepoint=False):  # see hold()
+        release = LedgerEntry(
+            account_id=hold_entry.account_id,
+            kind=EntryKind.RELEASE,
+            amount=held - charged,
+            reference=reference,
+            model=model or hold_entry.model,
+            images=images,
+            api_key_id=hold_entry.api_key_id,
+            user_id=hold_entry.user_id,
         )
-        held = -hold_entry.amount
-        if not ZERO <= charged <= held:
-            raise ValueError(f"Cannot charge {charged} against a hold of {held}")
-        try:
-            with transaction.atomic():
-                LedgerEntry.objects.create(
-                    account=hold_entry.account,
-                    kind=EntryKind.RELEASE,
-                    amount=held - charged,
-                    reference=reference,
-                    model=model or hold_entry.model,
-                    images=images,
-                    api_key_id=hold_entry.api_key_id,
-                    user_id=hold_entry.user_id,
-                )
-        except IntegrityError:
+        if not rows.insert(release, ignore_conflicts=True):
             return False
-        _credit(hold_entry.account, held - charged, unhold=held)
         if charged or images:
             _record_usage(
                 hold_entry, model=model or hold_entry.model, credits=charged, images=images
             )
+        # Last: the team's account row is the one every request of the team updates, and
+        # it stays locked from here until the commit.
+        _credit(hold_entry.account, held - charged, unhold=held)
     return True
 
 
-def _record_usage(hold_entry: LedgerEntry, *, model: str, credits: Decimal, images: int) -> None:
-    """Add a settlement to its UsageDaily bucket: an F() increment, or the insert that
-    creates the bucket. Two first settlements of a day racing both miss the UPDATE; the
-    unique bucket index makes the second INSERT fail (on PostgreSQL it waits for the first
-    to commit), and its retried UPDATE then finds the row."""
-    bucket = UsageDaily.objects.filter(
-        team_id=hold_entry.account.team_id,
-        day=timezone.localdate(hold_entry.created_at),
-        model=model,
-        api_key_id=hold_entry.api_key_id,
-        user_id=hold_entry.user_id,
-        end_user=hold_entry.end_user,
+def _hold_entry(reference: str) -> LedgerEntry:
+    """The HOLD entry of ``reference``, with its account."""
+    sql = (
+        f"SELECT {rows.columns(LedgerEntry, 'e')}, {rows.columns(CreditAccount, 'a')} "
+        f"FROM {LedgerEntry._meta.db_table} e JOIN {_ACCOUNTS} a ON a.id = e.account_id "
+        "WHERE e.reference = %s AND e.kind = %s"
     )
-    increments = {
-        "generations": F("generations") + 1,
-        "images": F("images") + images,
-        "credits": F("credits") + credits,
-    }
-    if bucket.update(**increments):
-        return
-    try:
-        with transaction.atomic():
-            UsageDaily.objects.create(
-                team_id=hold_entry.account.team_id,
-                day=timezone.localdate(hold_entry.created_at),
-                model=model,
-                api_key_id=hold_entry.api_key_id,
-                user_id=hold_entry.user_id,
-                end_user=hold_entry.end_user,
-                generations=1,
-                images=images,
-                credits=credits,
-            )
-    except IntegrityError:
-        if not bucket.update(**increments):
-            raise
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [reference, EntryKind.HOLD])
+        row = cursor.fetchone()
+    if row is None:
+        raise LedgerEntry.DoesNotExist(f"No hold for {reference}")
+    entry, account = rows.instances(row, (LedgerEntry, "e"), (CreditAccount, "a"))
+    entry.account = account
+    return entry
+
+
+def _record_usage(hold_entry: LedgerEntry, *, model: str, credits: Decimal, images: int) -> None:
+    """Append the settlement's usage; billing.usage.roll_up() folds it into UsageDaily."""
+    rows.insert(
+        UsageEvent(
+            team_id=hold_entry.account.team_id,
+            day=timezone.localdate(hold_entry.created_at),
+            model=model,
+            api_key_id=hold_entry.api_key_id,
+            user_id=hold_entry.user_id,
+            end_user=hold_entry.end_user,
+            images=images,
+            credits=credits,
+        )
+    )
 
 
 def is_settled(reference: str) -> bool:

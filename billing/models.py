@@ -110,10 +110,11 @@ class UsageDaily(models.Model):
     """Settled usage per team, day, model, API key, member and end user (the OpenAI ``user``
     field of API calls): the read side of the ledger.
 
-    Written only by ledger.settle() in the transaction that appends the RELEASE entry, so
-    ``sum(credits) == -(sum of settled HOLD + RELEASE amounts)`` holds row for row and the
-    usage pages answer from a few hundred rows instead of aggregating the ledger. ``day``
-    is the (TIME_ZONE) day the generation started, i.e. of its HOLD entry.
+    Folded from UsageEvent rows by billing.usage.roll_up(), which runs before usage is
+    read, so ``sum(credits) == -(sum of settled HOLD + RELEASE amounts)`` holds row for row
+    wherever usage is shown, and the usage pages answer from a few hundred rows instead of
+    aggregating the ledger. ``day`` is the (TIME_ZONE) day the generation started, i.e. of
+    its HOLD entry.
     """
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="usage_days")
@@ -174,6 +175,30 @@ class BillingSettings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} billing settings"
+
+
+class UsageEvent(models.Model):
+    """One settlement's usage, appended by ledger.settle() in its transaction and folded into
+    UsageDaily (then deleted) by billing.usage.roll_up().
+
+    Why not update UsageDaily in the settlement: every request of a key would update the
+    same row, so concurrent settlements queued on its lock. Inserting an event takes no
+    lock anyone else waits for; the roll-up runs off the request path (beat, and before
+    usage is read)."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    model = models.CharField(max_length=100)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.PROTECT)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_user = models.CharField(max_length=256, blank=True)
+    images = models.PositiveIntegerField(default=0)
+    credits = models.DecimalField(default=0, **CREDIT_DIGITS)
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.day} {self.model}: {self.images} images, {self.credits}"
 
 
 class MemberLimit(models.Model):

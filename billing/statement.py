@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from billing import ledger, receipts, usage
+from billing import ledger, receipts, rollup, usage
 from billing.models import BillingSettings, CreditAccount, EntryKind, LedgerEntry, UsageDaily
 from pixdash.accounts.models import Team, User
 from pixdash.core.keyset import row_compare
@@ -50,7 +50,9 @@ class Summary:
 
 def summary(team: Team) -> Summary:
     """Balance, credits on hold, low-balance settings and the 7-day spend: one query. Reads
-    only: a team that never saved settings gets the defaults, unsaved."""
+    only: a team that never saved settings gets the defaults, unsaved (pending usage is
+    folded into the rollup first, as every reader of it does)."""
+    rollup.roll_up()
     start, end = usage.days_back(7)
     spent = (
         UsageDaily.objects.filter(team=OuterRef("team"), day__gte=start, day__lte=end)

@@ -1,7 +1,8 @@
 """The read side of billing: usage by day, model, API key and member, from UsageDaily.
 
-UsageDaily is kept by ledger.settle() in the settlement's transaction, so every figure
-here reconciles exactly with the ledger (settled charges; unsettled holds are shown as
+UsageDaily is folded from what ledger.settle() records (billing/rollup.py), and scope()
+folds whatever is pending before anything is read, so every figure here reconciles
+exactly with the ledger (settled charges; unsettled holds are shown as
 "on hold", not as usage). Members see their own usage, managers the team's: ``scope()``
 is the one place that decides which rows a viewer may aggregate.
 
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from billing import ledger
+from billing import ledger, rollup
 from billing.models import CreditAccount, EntryKind, LedgerEntry, UsageDaily
 from pixdash.accounts.models import ApiKey, Team, User
 
@@ -34,10 +35,18 @@ PALETTE = ("#5b3df5", "#ff6aa8", "#18a058", "#f0a020", "#2c62c9", "#9b59b6", "#1
 def scope(team: Team, *, member: User | None = None) -> QuerySet[UsageDaily]:
     """The team's usage rows; with ``member``, only that member's (their browser jobs and
     calls with keys they created: see ledger.member_spending)."""
+    rollup.roll_up()
     rows = UsageDaily.objects.filter(team=team)
     if member is not None:
         rows = rows.filter(Q(user=member) | Q(user__isnull=True, api_key__created_by=member))
     return rows
+
+
+def models_used(team: Team) -> list[str]:
+    """The models the team has used, for filter menus: read as the rollup stands (the page
+    showing them folds pending usage through summary() or scope() already)."""
+    rows = UsageDaily.objects.filter(team=team).order_by("model")
+    return list(rows.values_list("model", flat=True).distinct())
 
 
 def for_end_user(rows: QuerySet[UsageDaily], end_user: str | None) -> QuerySet[UsageDaily]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import stripe
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -46,7 +46,7 @@ def _entries(request) -> QuerySet[LedgerEntry]:
 
 def _filter_form(request) -> LedgerFilterForm:
     team = request.team
-    models = usage.scope(team).order_by("model").values_list("model", flat=True).distinct()
+    models = usage.models_used(team)
     keys = ApiKey.objects.filter(team=team)
     if not request.membership.is_manager:
         keys = keys.filter(created_by=request.user)
@@ -346,15 +346,20 @@ def _key_limits(request, spent: usage.Spending) -> list[dict]:
 
 
 def _member_limits(request, spent: usage.Spending) -> list[dict]:
-    memberships = Membership.objects.filter(team=request.team).select_related("user")
+    # Each member's cap comes with the member: one query for the list.
+    cap = MemberLimit.objects.filter(team=request.team, user=OuterRef("user")).values(
+        "monthly_credit_limit"
+    )[:1]
+    memberships = (
+        Membership.objects.filter(team=request.team)
+        .select_related("user")
+        .annotate(cap=Subquery(cap))
+    )
     if not request.membership.is_manager:
         memberships = memberships.filter(user=request.user)
-    caps = dict(
-        MemberLimit.objects.filter(team=request.team).values_list("user_id", "monthly_credit_limit")
-    )
     result = []
     for membership in memberships:
-        cap = caps.get(membership.user_id)
+        cap = membership.cap
         result.append(
             {
                 "membership": membership,

@@ -1,7 +1,16 @@
-"""Finding models by public id or alias, and mapping a requested size to what a model renders."""
+"""Finding models by public id or alias, and mapping a requested size to what a model renders.
+
+The enabled models are read on every API request, so each process keeps them for
+PIXDASH_CATALOG_TTL seconds: a change in the admin reaches the process that saved it at
+once (saving invalidates) and every other process within the TTL, without a restart.
+"""
 
 import math
 import re
+import threading
+import time
+
+from django.conf import settings
 
 from generator.models import ImageModel
 
@@ -9,8 +18,30 @@ _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 _RATIO = re.compile(r"^(\d{1,3}):(\d{1,3})$")
 
 
+_cached: tuple[float, list[ImageModel]] | None = None
+_loading = threading.Lock()
+
+
 def enabled_models() -> list[ImageModel]:
-    return list(ImageModel.objects.filter(enabled=True))
+    """The enabled models, in catalog order. Shared between requests: do not modify them."""
+    cached = _cached
+    if cached is not None and time.monotonic() - cached[0] < settings.PIXDASH_CATALOG_TTL:
+        return cached[1]
+    with _loading:
+        return _reload()
+
+
+def _reload() -> list[ImageModel]:
+    global _cached
+    models = list(ImageModel.objects.filter(enabled=True))
+    _cached = (time.monotonic(), models)
+    return models
+
+
+def invalidate() -> None:
+    """Forget the cached catalog (called whenever a model is saved or deleted)."""
+    global _cached
+    _cached = None
 
 
 def resolve(name: str) -> ImageModel | None:
@@ -58,7 +89,7 @@ def fallback_chain(model: ImageModel) -> list[ImageModel]:
     transitive: a fallback's own fallbacks are not followed, so the chain (and the price
     held for it) is exactly what the operator listed on this model."""
     wanted = [name for name in model.fallback_models or [] if isinstance(name, str)]
-    found = {m.public_id: m for m in ImageModel.objects.filter(public_id__in=wanted, enabled=True)}
+    found = {m.public_id: m for m in enabled_models()}
     chain = [model]
     for name in wanted:
         candidate = found.get(name)

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from generator.models import OutputImage
+from generator.thumbnails import ensure_thumbnail
 
 _signer = signing.TimestampSigner(salt="pixdash.media.v1")
 _ORIGINAL, _THUMBNAIL = "o", "t"
@@ -62,6 +63,8 @@ def _file_name(output: OutputImage, stored) -> str:
 
 
 def _redirect_to_bucket(output: OutputImage, *, thumbnail: bool, download: bool = False):
+    if thumbnail:
+        ensure_thumbnail(output)
     response = HttpResponseRedirect(presigned_url(output, thumbnail=thumbnail, download=download))
     # The presigned URL expires; a browser must ask us again rather than cache the hop.
     response["Cache-Control"] = "private, no-store"
@@ -103,8 +106,10 @@ def serve_image(output: OutputImage, *, thumbnail: bool) -> HttpResponse:
     Images are a few MB at most, so they are read whole: a streamed FileResponse would be
     iterated synchronously under ASGI, which costs a thread hop per chunk.
     """
-    stored = output.thumbnail if thumbnail else output.file
     try:
+        if thumbnail:
+            ensure_thumbnail(output)
+        stored = output.thumbnail if thumbnail else output.file
         with stored.open("rb") as handle:
             data = handle.read()
     except FileNotFoundError:

@@ -127,6 +127,14 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "pixdash.urls"
+# /v1 is served by its own lean handler (pixdash/core/api_handler.py) with these, all
+# async: no sessions, CSRF, messages or auth middleware, which the API never uses.
+PIXDASH_API_MIDDLEWARE = [
+    "pixdash.core.middleware.RequestIdMiddleware",
+    "pixdash.core.observability.RequestContextMiddleware",
+]
+# API requests in progress per web process; beyond it, 503 with Retry-After.
+PIXDASH_MAX_REQUESTS_IN_FLIGHT = env_int("PIXDASH_MAX_REQUESTS_IN_FLIGHT", 2000, minimum=1)
 WSGI_APPLICATION = "pixdash.wsgi.application"
 ASGI_APPLICATION = "pixdash.asgi.application"
 
@@ -180,6 +188,8 @@ elif _engine == "django.db.backends.postgresql" and env_bool("PIXDASH_DB_POOL", 
     # A pooled connection is checked (one empty query) before it is handed out, so
     # connections a PostgreSQL restart killed are replaced instead of failing a request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads that run the API's database steps in a web process (see pixdash/core/db.py).
+PIXDASH_DB_THREADS = env_int("PIXDASH_DB_THREADS", env_int("PIXDASH_DB_POOL_MAX", 20), minimum=1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -293,8 +303,15 @@ PIXDASH_DEMO_MODE = env_bool(
     "PIXDASH_DEMO_MODE", not (PIXDASH_GEMINI_API_KEY or PIXDASH_OPENAI_API_KEY)
 )
 PIXDASH_LOCAL_LATENCY_MS = env_int("PIXDASH_LOCAL_LATENCY_MS", 0)
+# How long a process keeps the model catalog before reading it again (admin edits reach
+# other processes within this; the process that saves sees them at once).
+PIXDASH_CATALOG_TTL = env_int("PIXDASH_CATALOG_TTL", 5)
 # How many images of one generation are rendered at once (n=10 makes 10 upstream calls).
 PIXDASH_IMAGE_CONCURRENCY = env_int("PIXDASH_IMAGE_CONCURRENCY", 4, minimum=1)
+# Upstream calls in flight per process (web) or per job loop (worker), and the largest
+# upstream answer read, counted as received and again once decompressed.
+PIXDASH_UPSTREAM_CONCURRENCY = env_int("PIXDASH_UPSTREAM_CONCURRENCY", 1000, minimum=1)
+PIXDASH_UPSTREAM_MAX_BYTES = env_int("PIXDASH_UPSTREAM_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 # A job's whole run (all images, retries included) must end within this; the sweeper
 # settles jobs whose worker vanished once their lease (this plus a margin) has expired.
 PIXDASH_JOB_TIME_LIMIT = env_int("PIXDASH_JOB_TIME_LIMIT", 300, minimum=5)
@@ -456,6 +473,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generator.tasks.redispatch_generations",
         "schedule": float(env_int("PIXDASH_DISPATCH_INTERVAL", 10, minimum=1)),
     },
+    "roll-up-usage": {"task": "billing.tasks.roll_up_usage", "schedule": 10.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -549,7 +567,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": PIXDASH_LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request at INFO: one line per upstream call, on the hot path,
+        # and with the URL. Pixdash logs what matters about upstream calls itself.
+        "httpx": {"level": "WARNING"},
+    },
 }
 # Celery logs through the configuration above instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

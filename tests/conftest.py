@@ -117,6 +117,16 @@ def _catalog_seeded(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_catalog():
+    """Each test reads the catalog as its own database has it (tests roll back edits)."""
+    from generator import catalog
+
+    catalog.invalidate()
+    yield
+    catalog.invalidate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit windows are keyed by primary keys, which SQLite reuses after each
     test's rollback: without this, the whole suite shares one window."""

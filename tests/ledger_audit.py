@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from billing.models import CreditAccount, EntryKind, LedgerEntry
+from billing import rollup
+from billing.models import CreditAccount, EntryKind, LedgerEntry, UsageDaily
 from generator.models import Generation, OutputImage
 
 
@@ -17,6 +18,7 @@ def assert_ledger_invariants() -> None:
         unsettled = account.entries.filter(kind=EntryKind.HOLD).exclude(reference__in=settled)
         held = -(unsettled.aggregate(total=Sum("amount"))["total"] or Decimal(0))
         assert account.on_hold == held, f"{account.team}: on_hold {account.on_hold} != {held}"
+        _assert_usage_matches_settlements(account, settled)
 
     for generation in Generation.objects.all():
         entries = LedgerEntry.objects.filter(reference=generation.public_id)
@@ -34,3 +36,15 @@ def assert_ledger_invariants() -> None:
         else:
             assert releases.count() == 0, f"{generation} settled while {generation.status}"
             assert stored == 0
+
+
+def _assert_usage_matches_settlements(account: CreditAccount, settled) -> None:
+    """The usage rollup, once every pending settlement is folded in, books exactly what
+    the ledger charged the team's settled generations."""
+    rollup.roll_up()
+    booked = UsageDaily.objects.filter(team_id=account.team_id).aggregate(total=Sum("credits"))
+    settlements = account.entries.filter(
+        reference__in=settled, kind__in=[EntryKind.HOLD, EntryKind.RELEASE]
+    ).aggregate(total=Sum("amount"))
+    charged = -(settlements["total"] or Decimal(0))
+    assert (booked["total"] or Decimal(0)) == charged, f"{account.team}: usage != charges"

@@ -1,6 +1,5 @@
 """GET /v1/models and /v1/models/{id}, and the JSON 404 for unknown /v1 paths."""
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -10,6 +9,7 @@ from generator.api.base import api_view
 from generator.api.errors import ApiError
 from generator.api.schemas import ModelList
 from pixdash.core.api_errors import error_response
+from pixdash.core.db import db_step
 
 
 def _model_list() -> dict:
@@ -26,12 +26,12 @@ def _one_model(model_id: str) -> dict:
 
 @api_view("GET")
 async def list_models(request: HttpRequest):
-    return JsonResponse(await sync_to_async(_model_list)())
+    return JsonResponse(await db_step(_model_list))
 
 
 @api_view("GET")
 async def get_model(request: HttpRequest, model_id: str):
-    return JsonResponse(await sync_to_async(_one_model)(model_id))
+    return JsonResponse(await db_step(_one_model, model_id))
 
 
 @csrf_exempt

@@ -1,20 +1,24 @@
 """POST /v1/images/generations and /v1/images/edits, and their /v1/async/ twins."""
 
-import asyncio
-
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 
 from generator import jobs
 from generator.api import errors, parsing, serializers
 from generator.api.base import api_view
 from generator.api.errors import ApiError
-from generator.models import Generation, Source, Status
+from generator.jobs.deliver import Delivery
+from generator.models import Source, Status
 from pixdash.accounts.models import Scope
+from pixdash.core.db import db_step
+from pixdash.core.responses import JSONResponse
 
 
-async def _create(request, *, parse, is_async: bool) -> JsonResponse:
-    spec = await sync_to_async(parse)(request)
+async def _create(request, *, parse, is_async: bool) -> JSONResponse:
+    if parse is parsing.generation_spec:
+        spec = parse(request)  # a small JSON body: cheaper here than a thread hop
+    else:
+        spec = await sync_to_async(parse, thread_sensitive=False)(request)  # decodes images
     try:
         submission = await jobs.submit_async(
             team=request.team,
@@ -28,28 +32,32 @@ async def _create(request, *, parse, is_async: bool) -> JsonResponse:
         raise errors.from_domain(error) from None
     generation = submission.generation
     if is_async:
-        body = await sync_to_async(serializers.task_to_openai)(request, generation)
-        # A replay answers as the first request did: 202 with the task, as it stands now.
-        return JsonResponse(body, status=202)
+        if submission.replayed:  # answers as the first request did: the task as it stands
+            body = await db_step(serializers.task_to_openai, request, generation)
+        else:
+            body = serializers.task_to_openai(request, generation)
+        return JSONResponse(body, status=202)
     if submission.replayed and not generation.is_finished:
         raise ApiError(
             409,
             "idempotency_in_progress",
             "A request with this Idempotency-Key is still running; retry shortly.",
         )
-    if not submission.replayed:
-        # Shielded: Django cancels a view whose client hung up, but the job should still
-        # finish and settle; the client can fetch it by replaying its Idempotency-Key.
-        generation = await asyncio.shield(jobs.run_now(generation))
-    return await sync_to_async(_sync_answer)(request, generation)
+    result = await jobs.run_now(submission)
+    if result.images is None:  # a replay: the images are read back
+        return await db_step(_sync_answer, request, result)
+    return _sync_answer(request, result)
 
 
-def _sync_answer(request, generation: Generation) -> JsonResponse:
+def _sync_answer(request, result: Delivery) -> JSONResponse:
+    generation = result.generation
     if generation.status == Status.FAILED or (
         generation.status == Status.CANCELED and not generation.images_delivered
     ):
         raise serializers.failure(generation)
-    return JsonResponse(serializers.generation_to_openai(request, generation))
+    return JSONResponse(
+        serializers.generation_to_openai(request, generation, delivered=result.images)
+    )
 
 
 @api_view("POST", scope=Scope.IMAGES_GENERATE)

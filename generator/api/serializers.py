@@ -1,6 +1,6 @@
 """One function per /v1 response shape, built with the pydantic models in schemas.py."""
 
-import base64
+import pybase64
 
 from generator.api.errors import ApiError
 from generator.api.schemas import (
@@ -12,6 +12,7 @@ from generator.api.schemas import (
     TaskObject,
     Usage,
 )
+from generator.jobs.deliver import DeliveredImage
 from generator.media import signed_url
 from generator.models import Generation, ImageModel, Status
 from generator.providers.base import ErrorCode
@@ -22,18 +23,27 @@ def _usage(generation: Generation) -> Usage:
     return Usage(images=generation.images_delivered, credits=f"{generation.credits_charged:.2f}")
 
 
-def generation_to_openai(request, generation: Generation, *, inline_images: bool = True) -> dict:
-    """The images response for a completed generation (reads files for b64_json, unless
-    ``inline_images`` is off: lists give signed URLs rather than read every file)."""
+def generation_to_openai(
+    request,
+    generation: Generation,
+    *,
+    inline_images: bool = True,
+    delivered: list[DeliveredImage] | None = None,
+) -> dict:
+    """The images response for a completed generation. b64_json reads the files, unless
+    ``inline_images`` is off (lists give signed URLs rather than read every file) or the
+    images were just ``delivered`` by this process (answered from memory, in the base64
+    the provider sent when the stored file is exactly that)."""
+    if delivered is None:
+        # Sorted here rather than by the query, so a prefetch (task lists) is used.
+        outputs = sorted(generation.outputs.all(), key=lambda output: output.index)
+        delivered = [DeliveredImage(output) for output in outputs]
     data = []
-    # Sorted here rather than by the query, so a prefetch (task lists) is used.
-    for output in sorted(generation.outputs.all(), key=lambda output: output.index):
+    for image in delivered:
         if inline_images and generation.response_format == "b64_json":
-            with output.file.open("rb") as handle:
-                encoded = base64.b64encode(handle.read()).decode()
-            data.append(ImageData(b64_json=encoded, revised_prompt=None))
+            data.append(ImageData(b64_json=_base64(image), revised_prompt=None))
         else:
-            data.append(ImageData(url=signed_url(request, output), revised_prompt=None))
+            data.append(ImageData(url=signed_url(request, image.output), revised_prompt=None))
     response = ImagesResponse(
         created=int(generation.created_at.timestamp()),
         data=data,
@@ -45,6 +55,16 @@ def generation_to_openai(request, generation: Generation, *, inline_images: bool
         demo=generation.demo,
     )
     return response.model_dump(mode="json", exclude_unset=True)
+
+
+def _base64(image: DeliveredImage) -> str:
+    if image.base64 is not None:
+        return image.base64
+    data = image.data
+    if data is None:
+        with image.output.file.open("rb") as handle:
+            data = handle.read()
+    return pybase64.b64encode(data).decode("ascii")
 
 
 def failure(generation: Generation) -> ApiError:

@@ -3,7 +3,6 @@
 
 from datetime import UTC, datetime
 
-from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 
@@ -41,7 +40,7 @@ def _task_for_team(request, task_id: str) -> dict:
 
 @api_view("GET", scope=Scope.TASKS_READ)
 async def get_task(request: HttpRequest, task_id: str):
-    return JsonResponse(await sync_to_async(_task_for_team)(request, task_id))
+    return JsonResponse(await db_step(_task_for_team, request, task_id))
 
 
 def _cancel(request, task_id: str) -> dict:
@@ -143,4 +142,4 @@ def _task_list(request) -> dict:
 
 @api_view("GET", scope=Scope.TASKS_READ)
 async def list_tasks(request: HttpRequest):
-    return JsonResponse(await sync_to_async(_task_list)(request))
+    return JsonResponse(await db_step(_task_list, request))

@@ -14,7 +14,9 @@ planning.py prices a request, state.py is the only writer of job state, render.p
 providers, deliver.py stores images and settles. Errors are domain errors (errors.py).
 """
 
+import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -40,7 +42,7 @@ from generator.jobs.resubmit import resubmit
 from generator.jobs.state import abandon, sweep
 from generator.models import Generation, OutputImage, Status
 from pixdash.accounts.models import ApiKey, Team, User
-from pixdash.core import observability
+from pixdash.core import db, observability
 from pixdash.core.db import db_step
 
 __all__ = [
@@ -76,6 +78,8 @@ logger = logging.getLogger(__name__)
 class Submission:
     generation: Generation
     replayed: bool  # an earlier request with the same Idempotency-Key made this job
+    # A job that is not queued is created claimed by the request that runs it (run_now).
+    claim: state.Claim | None = None
 
 
 def submit(
@@ -98,6 +102,7 @@ def submit(
     planning.check_key_allows(api_key, planned.requested)
     planning.check_end_user(api_key, spec)
     fingerprint = spec.fingerprint()
+    claim_token = None if is_async else uuid.uuid4()
     try:
         with transaction.atomic():
             if idempotency_key:
@@ -115,6 +120,7 @@ def submit(
                 api_key=api_key,
                 idempotency_key=idempotency_key,
                 edited_from=edited_from,
+                claim_token=claim_token,
             )
             ledger.hold(
                 team=team,
@@ -138,7 +144,11 @@ def submit(
     observability.bind(generation=f"gen_{generation.public_id}")
     if is_async:
         _enqueue(generation)
-    return Submission(generation, replayed=False)
+        return Submission(generation, replayed=False)
+    claim = state.Claim(generation=generation, token=claim_token)
+    claim.requests = render.build_requests_from(generation, spec.images, spec.mask)
+    claim.targets = planning.targets(generation, images=len(spec.images), mask=bool(spec.mask))
+    return Submission(generation, replayed=False, claim=claim)
 
 
 async def submit_async(**kwargs) -> Submission:
@@ -217,8 +227,11 @@ def cancel(*, generation: Generation) -> Generation:
 
 
 def run(*, generation_id: int) -> None:
-    """Run a queued job (Celery's entry). Raises RetryLater when a retry may succeed."""
-    claimed = _claim(generation_id, queued=True)
+    """Run a queued job (Celery's entry). Raises RetryLater when a retry may succeed.
+
+    Database work happens in steps that hand the worker thread's connection back, so a
+    worker with many jobs waiting on upstreams holds no connections while they wait."""
+    claimed = db.step(_claim, generation_id, queued=True)
     if claimed is None:
         return
     try:
@@ -226,24 +239,44 @@ def run(*, generation_id: int) -> None:
             claimed, _progress_reporter(claimed), canceled=_cancel_watcher(claimed)
         )
         if render.worth_retrying(claimed, outcomes):
-            state.record_calls(claimed)
+            db.step(state.record_calls, claimed)
             raise RetryLater(backoff(claimed.generation.attempts))
-        delivery.deliver(claimed, outcomes)
+        db.step(delivery.deliver, claimed, outcomes, thumbnails=True)
     except BaseException:
         # A retry, or a crash inside the run (not a provider's failed image, e.g. storage
         # down): hand the job back so the next delivery takes over at once instead of
         # after the lease. A no-op if deliver() already finished it.
-        state.release_claim(claimed)
+        db.step(state.release_claim, claimed)
         raise
 
 
-async def run_now(generation: Generation) -> Generation:
-    """Run a job in the calling (async) web request. The database is touched in short
-    steps on a worker thread, and no connection is held while the provider works."""
-    claimed = await db_step(_claim, generation.pk, queued=False)
-    if claimed is None:
-        return await db_step(Generation.objects.get, pk=generation.pk)
-    outcomes = await render.render(claimed, None)
+# Jobs run where they were submitted, kept from the garbage collector until they end.
+_running: set[asyncio.Task] = set()
+
+
+async def run_now(submission: Submission) -> delivery.Delivery:
+    """Run a job that ``submit(is_async=False)`` created claimed, in the calling web
+    process: render on this loop, then deliver in one short database step. No connection
+    is held while the provider works.
+
+    The job runs as a task of its own, so it finishes, stores and settles even if the
+    request that started it is canceled (its client hung up): the client can fetch the
+    result by replaying its Idempotency-Key.
+    """
+    if submission.claim is None:  # a replay: the job is someone else's to run
+        return await db_step(delivery.delivered, submission.generation.pk)
+    task = asyncio.create_task(_run_claimed(submission.claim))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return await asyncio.shield(task)
+
+
+async def _run_claimed(claimed: state.Claim) -> delivery.Delivery:
+    try:
+        outcomes = await render.render(claimed, None)
+    except BaseException:
+        await db_step(state.release_claim, claimed)
+        raise
     return await db_step(delivery.deliver, claimed, outcomes)
 
 

@@ -268,7 +268,11 @@ class Target:
         return {name: getattr(self, name) for name in self.field_names()}
 
 
-def targets(generation: Generation) -> list[Target]:
+def targets(
+    generation: Generation, *, images: int | None = None, mask: bool | None = None
+) -> list[Target]:
+    """The models that may make the job's images, in order. ``images`` and ``mask`` say
+    what the job was sent (read from its stored inputs when not given)."""
     first = Target.chosen_at_submit(generation)
     requested = catalog.resolve(generation.requested_model)
     if requested is None or not requested.fallback_models:
@@ -276,8 +280,9 @@ def targets(generation: Generation) -> list[Target]:
     chain = catalog.fallback_chain(requested)
     if generation.image_model not in chain:
         return [first]
-    images = generation.inputs.filter(role=InputImage.Role.IMAGE).count()
-    mask = generation.inputs.filter(role=InputImage.Role.MASK).exists()
+    if images is None:
+        images = generation.inputs.filter(role=InputImage.Role.IMAGE).count()
+        mask = generation.inputs.filter(role=InputImage.Role.MASK).exists()
     ceiling = generation.credits_held / generation.n
     found = [first]
     for image_model in chain[chain.index(generation.image_model) + 1 :]:

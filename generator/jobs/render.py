@@ -32,9 +32,27 @@ class Outcome:
 
 
 def build_requests(generation: Generation) -> list[ImageRequest]:
+    """The job's requests, with its input images read back from storage."""
     inputs = list(generation.inputs.all())
     references = tuple(_provider_input(i) for i in inputs if i.role == InputImage.Role.IMAGE)
     masks = [_provider_input(i) for i in inputs if i.role == InputImage.Role.MASK]
+    return _requests(generation, references, masks[0] if masks else None)
+
+
+def build_requests_from(generation: Generation, images: tuple, mask) -> list[ImageRequest]:
+    """The job's requests from the uploads still in memory (a job run where it was
+    submitted), without reading them back."""
+    references = tuple(_uploaded(image) for image in images)
+    return _requests(generation, references, _uploaded(mask) if mask else None)
+
+
+def _uploaded(upload) -> ProviderInput:
+    return ProviderInput(
+        data=upload.data, mime_type="image/png", width=upload.width, height=upload.height
+    )
+
+
+def _requests(generation: Generation, references: tuple, mask) -> list[ImageRequest]:
     # A seed per job, so "run again" gives new pictures while a retry of the same job
     # asks for the same ones.
     seed = zlib.crc32(generation.public_id.encode())
@@ -51,7 +69,7 @@ def build_requests(generation: Generation) -> list[ImageRequest]:
             output_format=generation.output_format,
             background=generation.background or None,
             images=references,
-            mask=masks[0] if masks else None,
+            mask=mask,
         )
         for index in range(generation.n)
     ]
@@ -72,6 +90,9 @@ CancelCheck = Callable[[], Awaitable[bool]]
 # How often a running job looks for a cancel request: a cheap indexed read.
 CANCEL_POLL_SECONDS = 1.0
 CANCELED = ProviderError("Canceled before this image was delivered.", code="canceled")
+OUT_OF_TIME = ProviderError(
+    "The job ran out of time before this image was delivered.", code="timeout"
+)
 
 
 async def render(
@@ -84,7 +105,7 @@ async def render(
     for position, target in enumerate(claimed.targets):
         claimed.used = target
         outcomes = await _render_with(claimed, target, on_progress, canceled)
-        last = position + 1 == len(claimed.targets)
+        last = position + 1 == len(claimed.targets) or claimed.seconds_left() <= 0
         if claimed.canceled:
             return outcomes
         if last or not all(o.error and o.error.code in _FALL_BACK_ON for o in outcomes):
@@ -103,19 +124,21 @@ async def _render_with(
     claimed: Claim, target: Target, on_progress: Progress | None, canceled: CancelCheck | None
 ) -> list[Outcome]:
     """Ask the provider for every image at once, at most PIXDASH_IMAGE_CONCURRENCY in
-    flight; each image succeeds or fails on its own."""
-    requests = claimed.requests
-    if target is not claimed.targets[0]:
-        requests = [
-            replace(
-                request,
-                upstream_model=target.upstream_model,
-                width=target.width,
-                height=target.height,
-                aspect_ratio=target.aspect_ratio,
-            )
-            for request in requests
-        ]
+    flight; each image succeeds or fails on its own. Whatever is not done by the job's
+    deadline is stopped (each image's upstream calls are also cut to what remains)."""
+    retarget = (
+        {}
+        if target is claimed.targets[0]
+        else {
+            "upstream_model": target.upstream_model,
+            "width": target.width,
+            "height": target.height,
+            "aspect_ratio": target.aspect_ratio,
+        }
+    )
+    requests = [
+        replace(request, deadline=claimed.deadline, **retarget) for request in claimed.requests
+    ]
     try:
         provider = registry.provider_named(target.provider)
     except registry.ProviderUnavailable as error:
@@ -136,6 +159,9 @@ async def _render_with(
     images = [asyncio.create_task(one(request)) for request in requests]
     watcher = asyncio.create_task(_watch(claimed, canceled, images)) if canceled else None
     try:
+        _done, late = await asyncio.wait(images, timeout=max(0.0, claimed.seconds_left()))
+        for image in late:
+            image.cancel()
         results = await asyncio.gather(*images, return_exceptions=True)
     finally:
         if watcher is not None:
@@ -145,17 +171,18 @@ async def _render_with(
         if aclose is not None:
             await aclose()
     outcomes = [
-        _outcome(result, request) for result, request in zip(results, requests, strict=True)
+        _outcome(result, claimed, request)
+        for result, request in zip(results, requests, strict=True)
     ]
     claimed.calls.extend(_call_record(target, o) for o in outcomes if o.latency_ms is not None)
     return outcomes
 
 
-def _outcome(result: Outcome | BaseException, request: ImageRequest) -> Outcome:
+def _outcome(result: Outcome | BaseException, claimed: Claim, request: ImageRequest) -> Outcome:
     if isinstance(result, Outcome):
         return result
-    if isinstance(result, asyncio.CancelledError):  # stopped by a cancel request
-        return Outcome(request.index, error=CANCELED)
+    if isinstance(result, asyncio.CancelledError):  # a cancel request, or the deadline
+        return Outcome(request.index, error=CANCELED if claimed.canceled else OUT_OF_TIME)
     raise result
 
 

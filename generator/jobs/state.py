@@ -7,6 +7,7 @@ of them finishes the job, and billing.ledger.settle() refuses a second settlemen
 """
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,8 +15,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import ledger
@@ -25,7 +26,7 @@ from generator.jobs.planning import GenerationSpec, Plan, Target
 from generator.models import Generation, InputImage, OutputImage, ProviderCall, Status
 from generator.providers.base import ImageRequest
 from pixdash.accounts.models import ApiKey, Team, User
-from pixdash.core import observability
+from pixdash.core import observability, rows
 from pixdash.core.ids import new_ulid
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,16 @@ def create(
     api_key: ApiKey | None,
     idempotency_key: str | None,
     edited_from: OutputImage | None,
+    claim_token: uuid.UUID | None = None,
 ) -> Generation:
-    """Insert the job (status submitted) and store its input images."""
+    """Insert the job and store its input images. A queued job starts submitted; a job run
+    by the request that submits it (``claim_token``) starts processing, claimed by it, so
+    running it needs no claim of its own."""
     image_model = planned.image_model
     width, height = image_model.size_for(planned.aspect_ratio)
-    generation = Generation.objects.create(
+    claimed = _claimed_fields(claim_token, timezone.now()) if claim_token else {}
+    generation = Generation(
+        **claimed,
         public_id=new_ulid(),
         team=team,
         user=user,
@@ -77,6 +83,7 @@ def create(
         request_fingerprint=spec.fingerprint(),
         edited_from=edited_from,
     )
+    rows.insert(generation)
     _store_inputs(generation, spec)
     return generation
 
@@ -98,17 +105,27 @@ def _store_inputs(generation: Generation, spec: GenerationSpec) -> None:
         stored.save()
 
 
+def _job_deadline() -> float:
+    return time.monotonic() + settings.PIXDASH_JOB_TIME_LIMIT
+
+
 @dataclass
 class Claim:
-    """A run's hold on a job: only the holder of ``token`` may finish it."""
+    """A run's hold on a job: only the holder of ``token`` may finish it, and its images
+    must be made by ``deadline`` (time.monotonic()), PIXDASH_JOB_TIME_LIMIT after the
+    claim; the lease (CELERY_TASK_TIME_LIMIT) leaves a margin after it for delivery."""
 
     generation: Generation
     token: uuid.UUID
+    deadline: float = field(default_factory=_job_deadline)
     requests: list[ImageRequest] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     used: Target | None = None  # the target whose outcomes are delivered
     calls: list[ProviderCall] = field(default_factory=list)  # written when finishing
     canceled: bool = False  # a cancel request stopped the run
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 def claim(generation_id: int, *, queued: bool) -> Claim | None:
@@ -117,15 +134,9 @@ def claim(generation_id: int, *, queued: bool) -> Claim | None:
     queued jobs and web requests only their own, so neither can run the other's."""
     now = timezone.now()
     token = uuid.uuid4()
-    lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=Status.SUBMITTED) | Q(status=Status.PROCESSING, lease_expires_at__lt=now)
     taken = Generation.objects.filter(claimable, pk=generation_id, is_async=queued).update(
-        status=Status.PROCESSING,
-        claim_token=token,
-        lease_expires_at=now + lease,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        progress=5,
+        **{**_claimed_fields(token, now), "attempts": F("attempts") + 1}
     )
     if not taken:
         return None
@@ -142,6 +153,18 @@ def claim(generation_id: int, *, queued: bool) -> Claim | None:
         )
         return None
     return Claim(generation=generation, token=token)
+
+
+def _claimed_fields(token: uuid.UUID, now) -> dict:
+    lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return {
+        "status": Status.PROCESSING,
+        "claim_token": token,
+        "lease_expires_at": now + lease,
+        "attempts": 1,
+        "started_at": now,
+        "progress": 5,
+    }
 
 
 def release_claim(claimed: Claim) -> None:
@@ -173,40 +196,71 @@ def finish(
     upstream_request_ids: list[str],
 ) -> None:
     """Mark the job completed (or failed when nothing was stored) and write its images and
-    call records. Call inside the transaction that settles the hold; raises LostClaim."""
+    call records; claimed.generation is brought up to date. Call inside the transaction
+    that settles the hold; raises LostClaim."""
     used = claimed.used or claimed.targets[0]
-    finished = Generation.objects.filter(
-        pk=claimed.generation.pk, status=Status.PROCESSING, claim_token=claimed.token
-    ).update(
-        # Decided in the UPDATE itself: a cancel request that lands while the run delivers
-        # still makes the job canceled (its delivered images are kept and charged).
-        status=Case(
-            When(cancel_requested_at__isnull=False, then=Value(Status.CANCELED)),
-            default=Value(Status.COMPLETED if stored else Status.FAILED),
-        ),
-        progress=100,
+    values = {
         # The model that made the images (a fallback, perhaps); requested_model stays.
         **used.as_generation_fields(),
-        images_delivered=len(stored),
-        credits_charged=charged,
-        error_code=error_code,
-        error_message=error_message,
-        upstream_request_ids=upstream_request_ids,
-        finished_at=timezone.now(),
-        claim_token=None,
-        lease_expires_at=None,
-    )
-    if not finished:
+        "progress": 100,
+        "images_delivered": len(stored),
+        "credits_charged": charged,
+        "error_code": error_code,
+        "error_message": error_message,
+        "upstream_request_ids": upstream_request_ids,
+        "finished_at": timezone.now(),
+        "claim_token": None,
+        "lease_expires_at": None,
+    }
+    status = _finish_row(claimed, values, Status.COMPLETED if stored else Status.FAILED)
+    if status is None:
         raise LostClaim
-    OutputImage.objects.bulk_create(stored)
+    generation = claimed.generation
+    for name, value in values.items():
+        setattr(generation, name, value)
+    generation.status = status
+    rows.insert_many(stored)
     record_calls(claimed)
     events.finished(claimed.generation.pk, announce=claimed.generation.announce)
+
+
+def _finish_row(claimed: Claim, values: dict, status: str) -> str | None:
+    """The finishing UPDATE, conditional on the claim; returns the status it set, or None
+    if the claim was lost. The status is decided in the statement itself: a cancel request
+    that lands while the run delivers still makes the job canceled (its delivered images
+    kept and charged). One statement with RETURNING, where the ORM would need two."""
+    fields = [Generation._meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    params = [_db_value(f, values[f.name]) for f in fields]
+    token_field = Generation._meta.get_field("claim_token")
+    sql = (
+        f"UPDATE {Generation._meta.db_table} SET {assignments}, status = CASE WHEN "
+        "cancel_requested_at IS NULL THEN %s ELSE %s END "
+        "WHERE id = %s AND status = %s AND claim_token = %s RETURNING status"
+    )
+    params += [
+        status,
+        Status.CANCELED,
+        claimed.generation.pk,
+        Status.PROCESSING,
+        token_field.get_db_prep_value(claimed.token, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _db_value(field, value):
+    if field.is_relation and value is not None:
+        value = value.pk
+    return field.get_db_prep_save(value, connection)
 
 
 def record_calls(claimed: Claim) -> None:
     """Write the run's upstream call outcomes (for the staff page), once per run."""
     calls, claimed.calls = claimed.calls, []
-    ProviderCall.objects.bulk_create(calls)
+    rows.insert_many(calls)
 
 
 def fail(

@@ -7,6 +7,7 @@ transport.
 """
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,10 +38,15 @@ class ImageRequest:
     background: str | None = None
     images: tuple[InputImage, ...] = ()
     mask: InputImage | None = None
+    # time.monotonic() by which the image must be made (the job's deadline), if any.
+    deadline: float | None = None
 
     @property
     def is_edit(self) -> bool:
         return bool(self.images)
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class ProviderImage:
     mime_type: str
     upstream_request_id: str = ""
     revised_prompt: str | None = None
+    # The image as the upstream sent it in base64, when it did: answered as is to a
+    # b64_json request for the same format instead of being encoded again.
+    base64: str | None = None
 
 
 class ErrorCode:

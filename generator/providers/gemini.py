@@ -23,6 +23,8 @@ import logging
 import math
 
 import httpx
+import orjson
+import pybase64
 
 from generator.providers import http
 from generator.providers.base import (
@@ -61,15 +63,12 @@ class GeminiProvider:
         transport: httpx.AsyncBaseTransport | None = None,
         policy: http.RetryPolicy | None = None,
     ):
-        self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._policy = policy or http.RetryPolicy.from_settings()
+        self._headers = {"x-goog-api-key": api_key, "Content-Type": "application/json"}
         self._client = http.LoopBoundClient(
-            lambda: http.build_async_client(
-                base_url=self._base_url,
-                headers={"x-goog-api-key": self._api_key},
-                transport=transport,
-            )
+            lambda: http.build_async_client(transport=transport),
+            shareable=transport is None,
         )
 
     async def aclose(self) -> None:
@@ -77,12 +76,15 @@ class GeminiProvider:
 
     async def generate(self, request: ImageRequest) -> ProviderImage:
         client = self._client.get()
-        path = f"/v1beta/models/{request.upstream_model}:generateContent"
-        body = request_body(request)
+        url = f"{self._base_url}/v1beta/models/{request.upstream_model}:generateContent"
         try:
-            response = await http.send_with_retries(
-                lambda timeout: client.post(path, json=body, timeout=timeout),
-                policy=self._policy,
+            response = await http.call(
+                client,
+                "POST",
+                url,
+                policy=self._policy.within(request.seconds_left()),
+                content=orjson.dumps(request_body(request)),
+                headers=self._headers,
             )
         except http.Unreachable as error:
             what = "timed out" if error.timed_out else "could not be reached"
@@ -91,12 +93,16 @@ class GeminiProvider:
                 code=ErrorCode.UPSTREAM_UNAVAILABLE,
                 retryable=True,
             ) from None
+        except (http.BodyTooLarge, httpx.DecodingError) as error:
+            raise ProviderError(
+                f"Gemini's answer was refused: {error}.", code=ErrorCode.NO_IMAGE
+            ) from None
         request_id = _header_request_id(response)
         if response.status_code != 200:
             raise _error_for(response, request.upstream_model, request_id)
         try:
-            answer = response.json()
-        except ValueError:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             raise ProviderError(
                 "Gemini answered 200 with a body that is not JSON.",
                 code=ErrorCode.UPSTREAM_UNAVAILABLE,
@@ -201,13 +207,16 @@ def _image(inline: dict, request_id: str) -> ProviderImage | None:
     mime_type = str(inline.get("mimeType") or inline.get("mime_type") or "")
     if not mime_type.startswith("image/"):
         return None
+    encoded = inline.get("data") or ""
     try:
-        data = base64.b64decode(inline.get("data") or "", validate=True)
+        data = pybase64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError, TypeError):
         return None
     if not data:
         return None
-    return ProviderImage(data=data, mime_type=mime_type, upstream_request_id=request_id)
+    return ProviderImage(
+        data=data, mime_type=mime_type, upstream_request_id=request_id, base64=encoded
+    )
 
 
 def _header_request_id(response: httpx.Response) -> str:
@@ -274,8 +283,8 @@ def _error_for(response: httpx.Response, model: str, request_id: str) -> Provide
 
 def _google_error(response: httpx.Response) -> dict:
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return {}
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}

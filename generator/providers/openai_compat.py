@@ -15,11 +15,12 @@ loud log; 400 content_policy_violation / moderation_blocked → PROMPT_REJECTED;
 UPSTREAM_UNAVAILABLE; any other 4xx → BAD_REQUEST.
 """
 
-import base64
 import binascii
 import logging
 
 import httpx
+import orjson
+import pybase64
 
 from generator.providers import http
 from generator.providers.base import (
@@ -54,35 +55,33 @@ class OpenAICompatProvider:
         policy: http.RetryPolicy | None = None,
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     ):
-        self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._max_download_bytes = max_download_bytes
         self._policy = policy or http.RetryPolicy.from_settings()
-        # No default Authorization header: the same client downloads result URLs from
-        # other hosts, which must never see our key.
-        self._client = http.LoopBoundClient(lambda: http.build_async_client(transport=transport))
+        # Sent with our own calls only: the same client downloads result URLs from other
+        # hosts, which must never see our key.
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._client = http.LoopBoundClient(
+            lambda: http.build_async_client(transport=transport),
+            shareable=transport is None,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     async def generate(self, request: ImageRequest) -> ProviderImage:
         client = self._client.get()
-        auth = {"Authorization": f"Bearer {self._api_key}"}
         if request.is_edit:
-            url = f"{self._base_url}/images/edits"
             data, files = edit_form(request)
-
-            def send(timeout: httpx.Timeout):
-                return client.post(url, data=data, files=files, headers=auth, timeout=timeout)
+            url, content = f"{self._base_url}/images/edits", {"data": data, "files": files}
         else:
+            headers = {**self._auth, "Content-Type": "application/json"}
             url = f"{self._base_url}/images/generations"
-            body = generation_body(request)
-
-            def send(timeout: httpx.Timeout):
-                return client.post(url, json=body, headers=auth, timeout=timeout)
-
+            content = {"content": orjson.dumps(generation_body(request)), "headers": headers}
+        content.setdefault("headers", self._auth)
+        policy = self._policy.within(request.seconds_left())
         try:
-            response = await http.send_with_retries(send, policy=self._policy)
+            response = await http.call(client, "POST", url, policy=policy, **content)
         except http.Unreachable as error:
             what = "timed out" if error.timed_out else "could not be reached"
             raise ProviderError(
@@ -90,6 +89,8 @@ class OpenAICompatProvider:
                 code=ErrorCode.UPSTREAM_UNAVAILABLE,
                 retryable=True,
             ) from None
+        except (http.BodyTooLarge, httpx.DecodingError) as error:
+            raise _no_image(f"The image API's answer was refused: {error}.", "") from None
         request_id = response.headers.get("x-request-id", "")[:200]
         if response.status_code != 200:
             raise _error_for(response, request.upstream_model, request_id)
@@ -103,58 +104,66 @@ class OpenAICompatProvider:
             item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
         )
         mime_type = MIME_BY_FORMAT.get((request.output_format or "png").lower(), "image/png")
-        if item.get("b64_json"):
+        encoded = item.get("b64_json")
+        if encoded:
             try:
-                data = base64.b64decode(item["b64_json"], validate=True)
+                data = pybase64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError, TypeError):
                 raise _no_image("The image API returned invalid base64.", request_id) from None
         elif isinstance(item.get("url"), str):
-            data, mime_type = await self._download(client, item["url"], mime_type, request_id)
+            encoded = None
+            data, mime_type = await self._download(
+                client, item["url"], mime_type, request, request_id
+            )
         else:
             raise _no_image("The image API answered without an image.", request_id)
         if not data:
             raise _no_image("The image API returned an empty image.", request_id)
-        # The true type is sniffed again by jobs' storage step; this is only a hint.
+        # The true type is sniffed again by the pipeline's storage step; this is a hint.
         return ProviderImage(
-            data=data, mime_type=mime_type, upstream_request_id=request_id, revised_prompt=revised
+            data=data,
+            mime_type=mime_type,
+            upstream_request_id=request_id,
+            revised_prompt=revised,
+            base64=encoded,
         )
 
     async def _download(
-        self, client: httpx.AsyncClient, url: str, mime_type: str, request_id: str
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        mime_type: str,
+        request: ImageRequest,
+        request_id: str,
     ) -> tuple[bytes, str]:
         if not url.startswith(("https://", "http://")):
             raise _no_image("The image API returned an unusable image URL.", request_id)
-        chunks: list[bytes] = []
-        size = 0
+        policy = http.RetryPolicy(
+            attempts=1, deadline=self._policy.deadline, max_bytes=self._max_download_bytes
+        ).within(request.seconds_left())
         try:
-            async with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise ProviderError(
-                        f"Downloading the result failed (HTTP {response.status_code}).",
-                        code=ErrorCode.UPSTREAM_UNAVAILABLE,
-                        retryable=response.status_code >= 500 or response.status_code == 429,
-                        upstream_status=response.status_code,
-                        upstream_request_id=request_id,
-                    )
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self._max_download_bytes:
-                    raise _too_big(self._max_download_bytes, request_id)
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self._max_download_bytes:
-                        raise _too_big(self._max_download_bytes, request_id)
-                    chunks.append(chunk)
-                content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        except httpx.HTTPError as error:
+            response = await http.call(client, "GET", url, policy=policy)
+        except http.BodyTooLarge:
+            raise _too_big(self._max_download_bytes, request_id) from None
+        except (http.Unreachable, httpx.HTTPError) as error:
             raise ProviderError(
                 f"Downloading the result failed ({type(error).__name__}).",
                 code=ErrorCode.UPSTREAM_UNAVAILABLE,
                 retryable=True,
                 upstream_request_id=request_id,
             ) from None
+        if response.status_code != 200:
+            raise ProviderError(
+                f"Downloading the result failed (HTTP {response.status_code}).",
+                code=ErrorCode.UPSTREAM_UNAVAILABLE,
+                retryable=response.status_code >= 500 or response.status_code == 429,
+                upstream_status=response.status_code,
+                upstream_request_id=request_id,
+            )
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
         if content_type.startswith("image/"):
             mime_type = content_type
-        return b"".join(chunks), mime_type
+        return response.content, mime_type
 
 
 def generation_body(request: ImageRequest) -> dict:
@@ -208,8 +217,8 @@ def _extension(mime_type: str) -> str:
 
 def _first_item(response: httpx.Response, request_id: str) -> dict:
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         raise ProviderError(
             "The image API answered 200 with a body that is not JSON.",
             code=ErrorCode.UPSTREAM_UNAVAILABLE,
@@ -238,8 +247,8 @@ def _too_big(cap: int, request_id: str) -> ProviderError:
 def _error_for(response: httpx.Response, model: str, request_id: str) -> ProviderError:
     status = response.status_code
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = {}
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}

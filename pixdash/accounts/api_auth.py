@@ -43,7 +43,7 @@ def authenticate(request: HttpRequest) -> ApiKey | None:
     return api_key
 
 
-def _unauthorized(request: HttpRequest):
+def unauthorized(request: HttpRequest):
     has_header = "Authorization" in request.headers
     message = (
         "Incorrect API key provided. Create or check your keys on the API keys page."
@@ -71,7 +71,7 @@ def api_key_required(view):
         async def async_wrapper(request, *args, **kwargs):
             api_key = await db_step(authenticate, request)
             if api_key is None:
-                return _unauthorized(request)
+                return unauthorized(request)
             request.api_key, request.team = api_key, api_key.team
             return await view(request, *args, **kwargs)
 
@@ -81,7 +81,7 @@ def api_key_required(view):
     def sync_wrapper(request, *args, **kwargs):
         api_key = authenticate(request)
         if api_key is None:
-            return _unauthorized(request)
+            return unauthorized(request)
         request.api_key, request.team = api_key, api_key.team
         return view(request, *args, **kwargs)
 

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from pixdash.accounts.models import ApiKey, Scope, Team, User, all_scopes
+from pixdash.core import rows
 
 KEY_PREFIX = "pd_live_"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -179,13 +180,26 @@ def revoke_api_key(*, api_key: ApiKey, revoked_by: User | None) -> bool:
 
 
 def find_active_key(raw_key: str) -> ApiKey | None:
-    """The active key matching ``raw_key``, with its team, or None."""
+    """The active key matching ``raw_key``, with its team, or None.
+
+    Every API request asks, so it is one SELECT written out (see pixdash/core/rows.py)."""
     parsed = parse(raw_key)
     if parsed is None:
         return None
-    api_key = ApiKey.objects.select_related("team").filter(prefix=parsed.lookup_prefix).first()
-    if api_key is None or not hmac.compare_digest(api_key.digest, parsed.digest):
+    sql = (
+        f"SELECT {rows.columns(ApiKey, 'k')}, {rows.columns(Team, 't')} "
+        f"FROM {ApiKey._meta.db_table} k JOIN {Team._meta.db_table} t ON t.id = k.team_id "
+        "WHERE k.prefix = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [parsed.lookup_prefix])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    api_key, team = rows.instances(row, (ApiKey, "k"), (Team, "t"))
+    if not hmac.compare_digest(api_key.digest, parsed.digest):
+        return None
+    api_key.team = team
     return api_key if api_key.is_active else None
 
 

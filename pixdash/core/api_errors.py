@@ -1,6 +1,8 @@
 """The OpenAI error envelope, shared by every /v1 response that is not a success."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
+
+from pixdash.core.responses import JSONResponse
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -27,7 +29,7 @@ def error_response(
     error_type: str | None = None,
     should_retry: bool | None = None,
     headers: dict[str, str] | None = None,
-) -> JsonResponse:
+) -> JSONResponse:
     """An OpenAI-style error: all four keys present, ``code`` a string, plus request_id.
 
     ``should_retry`` sets ``x-should-retry`` so the OpenAI SDK does not retry failures that
@@ -42,7 +44,7 @@ def error_response(
             "request_id": getattr(request, "request_id", None),
         }
     }
-    response = JsonResponse(body, status=status, headers=headers)
+    response = JSONResponse(body, status=status, headers=headers)
     if should_retry is not None:
         response["x-should-retry"] = "true" if should_retry else "false"
     return response

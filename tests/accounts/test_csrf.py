@@ -59,10 +59,11 @@ def _generate(client, w):
 def _alices_image(w) -> OutputImage:
     """A delivered image of alice's team, made by the real pipeline (offline renderer)."""
     spec = jobs.GenerationSpec(model="local-preview", prompt="csrf image", size="256x256")
-    generation = jobs.submit(
+    submission = jobs.submit(
         team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
-    ).generation
-    async_to_sync(jobs.run_now)(generation)
+    )
+    async_to_sync(jobs.run_now)(submission)
+    generation = submission.generation
     return OutputImage.objects.get(generation=generation)
 
 
@@ -126,8 +127,8 @@ def _jobs_clear(client, w):
 
 def _job_cancel(client, w):
     spec = jobs.GenerationSpec(model="local-preview", prompt="csrf cancel", size="256x256")
-    generation = jobs.submit(
-        team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
+    generation = jobs.submit(  # queued, as the generator page queues it
+        team=w.alice.team, spec=spec, source=Source.UI, is_async=True, user=w.alice.user
     ).generation
     client.force_login(w.alice.user)
     return Post(

@@ -11,10 +11,11 @@ from pixdash.accounts.teams import create_team
 def _image(person) -> OutputImage:
     """An image of the person's team, made by the real pipeline (offline renderer)."""
     spec = jobs.GenerationSpec(model="local-preview", prompt="team urls", size="256x256")
-    generation = jobs.submit(
+    submission = jobs.submit(
         team=person.team, spec=spec, source=Source.UI, is_async=False, user=person.user
-    ).generation
-    async_to_sync(jobs.run_now)(generation)
+    )
+    async_to_sync(jobs.run_now)(submission)
+    generation = submission.generation
     return OutputImage.objects.get(generation=generation)
 
 

@@ -42,10 +42,11 @@ class IdUrl:
 def _alices_image(w, *, deleted: bool = False) -> OutputImage:
     """A delivered image of alice's team, made by the real pipeline (offline renderer)."""
     spec = jobs.GenerationSpec(model="local-preview", prompt="tenancy", size="256x256")
-    generation = jobs.submit(
+    submission = jobs.submit(
         team=w.alice.team, spec=spec, source=Source.UI, is_async=False, user=w.alice.user
-    ).generation
-    async_to_sync(jobs.run_now)(generation)
+    )
+    async_to_sync(jobs.run_now)(submission)
+    generation = submission.generation
     image = OutputImage.objects.get(generation=generation)
     if deleted:
         OutputImage.objects.filter(pk=image.pk).update(deleted_at=timezone.now())

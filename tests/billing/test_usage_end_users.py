@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing import rollup
 from billing.models import UsageDaily
 from generator.models import Generation
 from pixdash.accounts.keys import create_api_key
@@ -32,6 +33,7 @@ def usage_by_end_user(alice, alice_key, run_job):
 
 
 def test_the_rollup_keeps_one_bucket_per_end_user(usage_by_end_user):
+    rollup.roll_up()
     buckets = {
         row.end_user: (row.generations, row.images, row.credits)
         for row in UsageDaily.objects.filter(api_key__isnull=False)
@@ -132,6 +134,7 @@ def test_a_key_that_requires_the_user_field_takes_a_call_with_it(
     body = {"model": "nano-banana", "prompt": "a fox", "user": "shop-42"}
 
     assert post_generation(client, strict_key, body).status_code == 200
+    rollup.roll_up()
     assert UsageDaily.objects.get().end_user == "shop-42"
 
 

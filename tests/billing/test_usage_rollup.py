@@ -1,7 +1,7 @@
-"""UsageDaily is kept by ledger.settle() in the settlement's transaction: after real
-pipeline runs (successes, partial failures, total failures) its totals equal the ledger's
-settled charges, per team, model, key and member; concurrent first settlements of a day
-share one bucket (PostgreSQL)."""
+"""UsageDaily is folded from the usage ledger.settle() records (billing/rollup.py): after
+real pipeline runs (successes, partial failures, total failures) and a roll-up, its totals
+equal the ledger's settled charges, per team, model, key and member; concurrent settlements
+and concurrent roll-ups count each settlement exactly once, in one bucket (PostgreSQL)."""
 
 import threading
 from decimal import Decimal
@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from billing import ledger
-from billing.models import EntryKind, LedgerEntry, UsageDaily
+from billing import ledger, rollup
+from billing.models import EntryKind, LedgerEntry, UsageDaily, UsageEvent
 from generator.providers.base import ErrorCode, ProviderError
 from tests.generator.conftest import fail_index
 from tests.ledger_audit import assert_ledger_invariants
@@ -35,6 +35,7 @@ def settled_charges(**filters) -> Decimal:
 
 
 def usage_total(**filters) -> tuple[Decimal, int]:
+    rollup.roll_up()
     totals = UsageDaily.objects.filter(**filters).aggregate(c=Sum("credits"), i=Sum("images"))
     return totals["c"] or Decimal(0), totals["i"] or 0
 
@@ -78,6 +79,7 @@ def test_one_bucket_per_day_model_key_and_member(alice, bob, alice_key, run_job)
     run_job(bob)
     run_job(alice, api_key=alice_key.api_key, user=False)
 
+    assert rollup.roll_up() == 5
     assert UsageDaily.objects.filter(team=alice.team).count() == 3
     mine = UsageDaily.objects.get(user=alice.user)
     assert (mine.generations, mine.images, mine.credits) == (3, 3, Decimal("6.00"))
@@ -88,7 +90,7 @@ def test_one_bucket_per_day_model_key_and_member(alice, bob, alice_key, run_job)
     reason="needs PostgreSQL: SQLite serialises writers, so settlements cannot race there",
 )
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_first_settlements_of_a_day_share_one_bucket(alice):
+def test_concurrent_settlements_and_roll_ups_count_each_settlement_once(alice):
     references = [f"race-{i}" for i in range(20)]
     for reference in references:
         ledger.hold(
@@ -102,22 +104,24 @@ def test_concurrent_first_settlements_of_a_day_share_one_bucket(alice):
     barrier = threading.Barrier(len(references))
     errors = []
 
-    def settle(reference):
+    def settle_then_roll_up(reference):
         try:
             barrier.wait()
             ledger.settle(reference=reference, charged=Decimal("2"), images=1)
+            rollup.roll_up()
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=settle, args=(r,)) for r in references]
+    threads = [threading.Thread(target=settle_then_roll_up, args=(r,)) for r in references]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
     assert not errors
+    assert not UsageEvent.objects.exists()
     bucket = UsageDaily.objects.get(team=alice.team)
     assert (bucket.generations, bucket.images, bucket.credits) == (20, 20, Decimal("40.00"))
     assert_ledger_invariants()

@@ -150,14 +150,15 @@ def make_images(transactional_db) -> Callable:
         **spec,
     ):
         def work():
-            generation = jobs.submit(
+            submission = jobs.submit(
                 team=team,
                 spec=jobs.GenerationSpec(model=model, prompt=prompt, n=n, size=size, **spec),
                 source=Source.UI,
                 is_async=False,
                 user=user,
-            ).generation
-            async_to_sync(jobs.run_now)(generation)
+            )
+            async_to_sync(jobs.run_now)(submission)
+            generation = submission.generation
             return list(generation.outputs.order_by("index"))
 
         return _in_a_thread(work)

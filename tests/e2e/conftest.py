@@ -46,6 +46,9 @@ def child_env(**overrides: str) -> dict[str, str]:
         DATABASE_URL=_test_database_url(),
         PIXDASH_DATA_DIR=str(settings.DATA_DIR),
         PYTHONUNBUFFERED="1",
+        # Tests flush and reseed the catalog between tests (new primary keys), which no
+        # installation ever does; a server kept across tests must not serve a cached one.
+        PIXDASH_CATALOG_TTL="0",
     )
     env.update(overrides)
     return env

@@ -7,8 +7,19 @@ admin change must show up in every running web process and worker (here: within 
 import time
 
 import httpx
+import pytest
 
 from generator.models import ImageModel
+from tests.e2e.conftest import start_web
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, e2e_tmp):
+    """A server that caches the catalog as production does (PIXDASH_CATALOG_TTL's default;
+    the other end-to-end tests' servers read it on every request)."""
+    process = start_web(e2e_tmp, PIXDASH_CATALOG_TTL="5")
+    yield process
+    process.stop()
 
 
 def _model(api_url: str, key, name: str) -> httpx.Response:

@@ -196,3 +196,28 @@ def test_a_bad_gemini_key_is_a_503_and_a_loud_log(
     assert "wrong-key-0000" not in log
     assert ledger.balance(alice.team) == Decimal("100.00")
     assert_ledger_invariants()
+
+
+def test_a_sync_job_whose_client_gave_up_still_finishes_stores_and_charges(
+    live, transactional_db, alice_key, alice
+):
+    """The client hangs up while the upstream works: the job runs on, independent of the
+    request that started it, and its image is stored and charged exactly once."""
+    body = {"model": "nano-banana", "prompt": "slow [[sleep=2]]", "n": 2}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            live.extra["url"] + "/v1/images/generations",
+            json=body,
+            headers=alice_key.headers,
+            timeout=httpx.Timeout(10, read=0.5),
+        )
+
+    deadline = time.monotonic() + 30
+    while not Generation.objects.filter(status="completed").exists():
+        assert time.monotonic() < deadline, "the abandoned job never finished"
+        time.sleep(0.2)
+    generation = Generation.objects.get()
+    assert generation.images_delivered == 2
+    assert generation.outputs.count() == 2
+    assert ledger.balance(alice.team) == Decimal("96.00")
+    assert_ledger_invariants()

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing import ledger
+from billing import ledger, rollup
 from billing.models import EntryKind, LedgerEntry, UsageDaily
 from generator.models import Generation, ImageModel, ProviderCall
 from generator.providers import registry
@@ -91,6 +91,7 @@ def test_at_run_time_a_down_provider_falls_back_and_the_job_is_billed_at_the_fal
     # The ledger and the usage rollup book the images to the model that made them.
     release = LedgerEntry.objects.get(reference=generation.public_id, kind=EntryKind.RELEASE)
     assert release.model == "gpt-image-1.5"
+    rollup.roll_up()
     usage = UsageDaily.objects.get(team=alice.team)
     assert (usage.model, usage.images, usage.credits) == ("gpt-image-1.5", 3, Decimal("3.00"))
 
@@ -133,21 +134,24 @@ def test_when_the_whole_chain_fails_nothing_is_charged(
 
 
 def test_a_fallback_that_got_pricier_than_the_hold_is_skipped_at_run_time(
-    alice, chain, fake_gemini, openai_fake
+    alice, chain, fake_gemini, openai_fake, ui_queue, settings
 ):
-    from asgiref.sync import async_to_sync
-
     from generator import jobs
 
+    settings.PIXDASH_JOB_MAX_ATTEMPTS = 1  # fail at once rather than retry later
     chain.fallback_models = ["gpt-image-1.5"]
     chain.save()
     fake_gemini.script = lambda request: UPSTREAM_500
     spec = jobs.GenerationSpec(model="nano-banana", prompt="x")
-    submitted = jobs.submit(team=alice.team, spec=spec, source="api", is_async=False)
+    submitted = jobs.submit(team=alice.team, spec=spec, source="api", is_async=True)
     assert submitted.generation.credits_held == Decimal("2.00")
-    ImageModel.objects.filter(public_id="gpt-image-1.5").update(credits_per_image=5)
+    pricier = ImageModel.objects.get(public_id="gpt-image-1.5")
+    pricier.credits_per_image = 5
+    pricier.save()  # in the admin, while the job waits in the queue
 
-    generation = async_to_sync(jobs.run_now)(submitted.generation)
+    jobs.run(generation_id=submitted.generation.pk)
+
+    generation = Generation.objects.get(pk=submitted.generation.pk)
 
     assert openai_fake.calls == []
     assert generation.status == "failed"

@@ -72,6 +72,22 @@ def submit(person, *, is_async=True, api_key=None, idempotency_key=None, **field
     ).generation
 
 
+def submit_sync(person, *, idempotency_key=None, **fields) -> jobs.Submission:
+    """A sync job: created claimed by its request, which runs it with jobs.run_now()."""
+    return jobs.submit(
+        team=person.team,
+        user=person.user,
+        spec=spec(**fields),
+        source=Source.API,
+        is_async=False,
+        idempotency_key=idempotency_key,
+    )
+
+
+def run_now(submission: jobs.Submission) -> Generation:
+    return async_to_sync(jobs.run_now)(submission).generation
+
+
 def fresh(generation: Generation) -> Generation:
     generation.refresh_from_db()
     return generation
@@ -149,12 +165,14 @@ def test_submit_stores_the_reference_images_and_mask(alice, fake_gemini, media):
     assert generation.is_edit
 
 
-def test_a_sync_submit_is_not_queued(alice, fake_gemini, queued):
-    generation = submit(alice, is_async=False)
+def test_a_sync_submit_is_not_queued_but_claimed_by_its_request(alice, fake_gemini, queued):
+    submission = submit_sync(alice)
+    generation = submission.generation
 
     assert queued == []
     assert not generation.is_async
-    assert fresh(generation).status == Status.SUBMITTED
+    assert generation.status == Status.PROCESSING
+    assert submission.claim.token == fresh(generation).claim_token
 
 
 def test_an_unknown_model_is_model_not_found_and_nothing_is_held(alice):
@@ -441,13 +459,14 @@ def test_a_run_of_a_job_another_run_holds_does_nothing(alice, fake_gemini):
 
 
 def test_a_worker_run_does_not_take_a_sync_job(alice, fake_gemini):
-    generation = submit(alice, is_async=False)
+    submission = submit_sync(alice)
+    generation = submission.generation
 
     jobs.run(generation_id=generation.pk)  # e.g. a stray message with this id
 
     assert fake_gemini.calls == []
-    assert fresh(generation).status == Status.SUBMITTED
-    assert async_to_sync(jobs.run_now)(generation).status == Status.COMPLETED
+    assert fresh(generation).status == Status.PROCESSING  # claimed by its request
+    assert run_now(submission).status == Status.COMPLETED
 
 
 def test_a_processing_job_whose_lease_ran_out_is_reclaimed_and_finishes_once(
@@ -486,7 +505,7 @@ def test_a_stale_claims_late_delivery_is_dropped_and_leaves_the_winners_files(
 
     # The first worker was only slow: it comes back with its own images.
     late = async_to_sync(render.render)(stale, None)
-    result = deliver.deliver(stale, late)
+    result = deliver.deliver(stale, late).generation
 
     assert result.status == Status.COMPLETED
     assert result.finished_at == winner.finished_at
@@ -518,9 +537,7 @@ def test_a_stale_claim_cannot_fail_a_job_another_run_took_over(alice, fake_gemin
 
 
 def test_run_now_runs_a_sync_generation_in_the_calling_request(alice, fake_gemini):
-    generation = submit(alice, is_async=False, n=2)
-
-    result = async_to_sync(jobs.run_now)(generation)
+    result = run_now(submit_sync(alice, n=2))
 
     assert result.status == Status.COMPLETED
     assert result.credits_charged == Decimal("4")
@@ -530,20 +547,22 @@ def test_run_now_runs_a_sync_generation_in_the_calling_request(alice, fake_gemin
 
 def test_run_now_settles_failures_at_once_without_retrying(alice, fake_gemini):
     fake_gemini.script = lambda request: UPSTREAM_500
-    generation = submit(alice, is_async=False)
 
-    result = async_to_sync(jobs.run_now)(generation)
+    result = run_now(submit_sync(alice))
 
     assert result.status == Status.FAILED
     assert result.error_code == "upstream_unavailable"
     assert ledger.balance(alice.team) == STARTING_CREDITS
 
 
-def test_run_now_of_a_finished_job_returns_it_untouched(alice, fake_gemini):
-    generation = submit(alice, is_async=False)
-    async_to_sync(jobs.run_now)(generation)
+def test_a_replay_of_a_finished_sync_job_returns_it_untouched(alice, fake_gemini):
+    first = submit_sync(alice, idempotency_key="once")
+    generation = run_now(first)
 
-    again = async_to_sync(jobs.run_now)(generation)
+    replay = submit_sync(alice, idempotency_key="once")
+    again = run_now(replay)
+
+    assert replay.replayed and replay.claim is None
 
     assert again.status == Status.COMPLETED
     assert len(fake_gemini.calls) == 1
@@ -580,9 +599,8 @@ def test_sweep_fails_an_async_job_stuck_past_its_lease_and_the_grace(alice, fake
 
 
 def test_sweep_fails_a_sync_job_stuck_past_its_lease(alice, fake_gemini):
-    generation = submit(alice, is_async=False)
-    jobs._claim(generation.pk, queued=generation.is_async)  # the web process running it died
     claimed_at = timezone.now()
+    generation = submit(alice, is_async=False)  # the web process running it died
 
     assert jobs.sweep(now=claimed_at + LEASE - timedelta(seconds=5)) == 0
     assert jobs.sweep(now=claimed_at + LEASE + timedelta(seconds=5)) == 1
@@ -613,7 +631,7 @@ def test_sweep_leaves_finished_jobs_and_a_late_worker_cannot_deliver_after_it(
     assert fresh(done).status == Status.COMPLETED
     assert_swept(stuck)
     outcomes = async_to_sync(render.render)(claimed, None)
-    assert deliver.deliver(claimed, outcomes).status == Status.FAILED
+    assert deliver.deliver(claimed, outcomes).generation.status == Status.FAILED
     assert files_under(media) == output_files(done)
 
 

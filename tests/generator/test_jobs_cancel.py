@@ -100,7 +100,7 @@ def test_a_cancel_while_the_run_delivers_still_ends_canceled_and_charged(alice, 
 
     from generator.jobs import deliver
 
-    delivered = deliver.deliver(claimed, outcomes)
+    delivered = deliver.deliver(claimed, outcomes).generation
 
     assert delivered.status == Status.CANCELED
     assert delivered.images_delivered == 2

@@ -38,9 +38,22 @@ def test_api_answers_carry_presigned_links_straight_to_the_bucket(
         assert fetched.headers["content-type"] == "image/png"
         assert fetched.content.startswith(PNG)
     stored = OutputImage.objects.filter(team=alice_key.api_key.team)
-    assert moto_s3.keys(s3_media) == {o.file.name for o in stored} | {
-        o.thumbnail.name for o in stored
-    }
+    # A sync request stores originals only; thumbnails are made when a page first shows them.
+    assert moto_s3.keys(s3_media) == {o.file.name for o in stored}
+
+
+def test_a_sync_api_images_thumbnail_is_made_in_the_bucket_when_first_shown(
+    client, alice, alice_key, fake_gemini, moto_s3, s3_media
+):
+    post_generation(client, alice_key, {"model": "nano-banana", "prompt": "x"})
+    image = OutputImage.objects.get()
+    assert not image.thumbnail
+
+    thumb = httpx.get(alice.client.get(f"/images/{image.pk}/thumbnail")["Location"])
+
+    assert Image.open(io.BytesIO(thumb.content)).format == "WEBP"
+    image.refresh_from_db()
+    assert moto_s3.keys(s3_media) == {image.file.name, image.thumbnail.name}
 
 
 def test_the_bucket_refuses_a_link_whose_signature_was_altered(client, alice_key, fake_gemini):

@@ -16,10 +16,10 @@ from tests.generator.conftest import assert_error, post_generation
 
 def sync_generation(person, key):
     spec = jobs.GenerationSpec(model="nano-banana", prompt="a fox")
-    generation = jobs.submit(
+    submission = jobs.submit(
         team=person.team, spec=spec, source=Source.API, is_async=False, api_key=key.api_key
-    ).generation
-    return async_to_sync(jobs.run_now)(generation)
+    )
+    return async_to_sync(jobs.run_now)(submission).generation
 
 
 def test_a_sync_job_of_a_team_without_endpoints_costs_no_webhook_query(
